@@ -7,7 +7,7 @@ module.exports = {
     'tracking/dist/test/**/*.test.js',
     'data-science/dist/test/**/*.test.js',
     'demo-api/dist/test/**/*.test.js',
-    'test/dist/**/*.test.js',
+    'platform/dist/test/**/*.test.js',
   ],
   reporter: require.resolve('./scripts/summary-reporter.cjs'),
   timeout: 120000,

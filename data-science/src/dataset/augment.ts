@@ -1,0 +1,86 @@
+import type { Rng } from './random.js';
+import { uniform } from './random.js';
+
+/**
+ * Augmentation suited to 2-D depictions: a molecule drawing means the same at any angle, mirrored,
+ * a little larger or smaller, shifted, or drawn with other line weights. Applied to the preprocessed
+ * "ink" image (background 0), so out-of-frame pixels are simply background.
+ */
+export interface AugmentConfig {
+  /** Rotate by a uniform angle in [0, 360°). */
+  rotate: boolean;
+  /** Mirror horizontally with probability 0.5 (a vertical flip is a horizontal flip plus 180°). */
+  flip: boolean;
+  /** Uniform zoom factor range, e.g. [0.85, 1.1]. */
+  scale: [number, number];
+  /** Largest shift as a fraction of the side, e.g. 0.06. */
+  translate: number;
+  /** Probability of thickening strokes (other renderers draw heavier lines). */
+  thicken: number;
+  /** Ink intensity gain range, e.g. [0.7, 1] (lighter anti-aliasing, grey atoms). */
+  intensity: [number, number];
+}
+
+export const depictionAugmentation = (): AugmentConfig => ({
+  rotate: true,
+  flip: true,
+  scale: [0.85, 1.1],
+  translate: 0.06,
+  thicken: 0.3,
+  intensity: [0.75, 1],
+});
+
+/** Returns a new `size×size` image; the input is not modified. Output stays within [0, 1]. */
+export function augmentImage(src: Float32Array, size: number, cfg: AugmentConfig, rng: Rng): Float32Array {
+  if (src.length !== size * size) throw new RangeError(`augmentImage: expected ${size * size} pixels, got ${src.length}`);
+  const angle = cfg.rotate ? uniform(rng, 0, 2 * Math.PI) : 0;
+  const mirror = cfg.flip && rng() < 0.5 ? -1 : 1;
+  const zoom = uniform(rng, cfg.scale[0], cfg.scale[1]);
+  const tx = uniform(rng, -cfg.translate, cfg.translate) * size;
+  const ty = uniform(rng, -cfg.translate, cfg.translate) * size;
+  const gain = uniform(rng, cfg.intensity[0], cfg.intensity[1]);
+  const thicken = rng() < cfg.thicken ? uniform(rng, 0.3, 0.7) : 0;
+
+  // Inverse mapping: for each output pixel find where it comes from in the source.
+  const c = (size - 1) / 2;
+  const cos = Math.cos(angle) / zoom;
+  const sin = Math.sin(angle) / zoom;
+  const out = new Float32Array(size * size);
+  for (let y = 0; y < size; y++) {
+    const dy = y - c - ty;
+    for (let x = 0; x < size; x++) {
+      const dx = x - c - tx;
+      const sx = (cos * dx + sin * dy) * mirror + c;
+      const sy = -sin * dx + cos * dy + c;
+      out[y * size + x] = gain * bilinear(src, size, sx, sy);
+    }
+  }
+  return thicken > 0 ? thickenStrokes(out, size, thicken) : out;
+}
+
+function bilinear(img: Float32Array, size: number, x: number, y: number): number {
+  const x0 = Math.floor(x);
+  const y0 = Math.floor(y);
+  if (x0 < -1 || y0 < -1 || x0 >= size || y0 >= size) return 0;
+  const fx = x - x0;
+  const fy = y - y0;
+  const at = (xx: number, yy: number): number => (xx < 0 || yy < 0 || xx >= size || yy >= size ? 0 : (img[yy * size + xx] as number));
+  return (
+    (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1))
+  );
+}
+
+/** max(pixel, strength × 3×3 max): heavier lines without merging neighbouring bonds fully. */
+function thickenStrokes(img: Float32Array, size: number, strength: number): Float32Array {
+  const out = new Float32Array(img.length);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      let m = 0;
+      for (let yy = Math.max(0, y - 1); yy <= Math.min(size - 1, y + 1); yy++) {
+        for (let xx = Math.max(0, x - 1); xx <= Math.min(size - 1, x + 1); xx++) m = Math.max(m, img[yy * size + xx] as number);
+      }
+      out[y * size + x] = Math.min(1, Math.max(img[y * size + x] as number, strength * m));
+    }
+  }
+  return out;
+}
