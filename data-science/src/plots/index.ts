@@ -1,0 +1,3 @@
+export * from './svg.js';
+export * from './curves.js';
+export * from './confusion.js';

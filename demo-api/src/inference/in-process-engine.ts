@@ -1,0 +1,35 @@
+import { type BatchingOptions, DynamicBatcher } from './batcher.js';
+import type { InferenceEngine } from './engine.js';
+import { type InputShape, ModelRunner } from './model-runner.js';
+
+/** Dynamic batching on the main thread: no message passing, but each batch holds the event loop. */
+export class InProcessEngine implements InferenceEngine {
+  readonly kind = 'in-process' as const;
+  private readonly runner = new ModelRunner();
+  private readonly batcher: DynamicBatcher<Float32Array, Float32Array>;
+
+  constructor(private readonly batching: BatchingOptions) {
+    this.batcher = new DynamicBatcher((key, inputs) => this.runner.predictBatch(key, inputs), batching);
+  }
+
+  load(key: string, dir: string, inputShape: InputShape): Promise<void> {
+    return this.runner.load(key, dir, inputShape);
+  }
+
+  predict(key: string, input: Float32Array): Promise<Float32Array> {
+    return this.batcher.submit(key, input);
+  }
+
+  unload(key: string): Promise<void> {
+    this.runner.unload(key);
+    return Promise.resolve();
+  }
+
+  describe(): Record<string, unknown> {
+    return { engine: this.kind, ...this.batching };
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
