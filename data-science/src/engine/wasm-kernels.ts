@@ -62,10 +62,13 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const left = info.padInfo.left;
   const m = n * oh * ow;
 
+  let t0 = performance.now();
   const xT = callWasmKernel('Transpose', { inputs: { x }, backend, attrs: { perm: [3, 0, 1, 2] } });
+  timing.transpose += performance.now() - t0; t0 = performance.now();
   const patches = backend.makeOutput([1, kh * kw * cin, m], 'float32');
   fillPatchesTransposed(heapF32(backend, xT), heapF32(backend, patches), { n, h, w, cin, oh, ow, kh, kw, sh, sw, top, left });
   backend.disposeData(xT.dataId);
+  timing.fill += performance.now() - t0; t0 = performance.now();
 
   const dy3 = callWasmKernel('Reshape', { inputs: { x: dy }, backend, attrs: { shape: [1, m, cout] } });
   const product = callWasmKernel('BatchMatMul', {
@@ -73,6 +76,7 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   });
   backend.disposeData(patches.dataId);
   backend.disposeData(dy3.dataId);
+  timing.matmul += performance.now() - t0;
   const dw = callWasmKernel('Reshape', { inputs: { x: product }, backend, attrs: { shape: [kh, kw, cin, cout] } });
   backend.disposeData(product.dataId);
   return dw;
@@ -104,11 +108,8 @@ function fillPatchesTransposed(xT: Float32Array, patches: Float32Array, g: Patch
             }
             for (let ox = 0; ox < oxLo; ox++) patches[dst + ox] = 0;
             const rowBase = planeBase + iy * w + kx - left;
-            if (sw === 1) {
-              patches.set(xT.subarray(rowBase + oxLo, rowBase + oxHi), dst + oxLo);
-            } else {
-              for (let ox = oxLo; ox < oxHi; ox++) patches[dst + ox] = xT[rowBase + ox * sw] as number;
-            }
+            // A plain loop: subarray()+set() allocates a view per row and is slower for short rows.
+            for (let ox = oxLo; ox < oxHi; ox++) patches[dst + ox] = xT[rowBase + ox * sw] as number;
             for (let ox = oxHi; ox < ow; ox++) patches[dst + ox] = 0;
             dst += ow;
           }
@@ -231,6 +232,7 @@ function maxPool2x2Grad(x: Float32Array, dy: Float32Array, dx: Float32Array,
 }
 
 let registered = false;
+export const timing = { transpose: 0, fill: 0, matmul: 0 };
 
 /**
  * Registers the kernels above for the 'wasm' backend (idempotent). Call before training; the

@@ -59,7 +59,7 @@ type KernelOutput = CellOutput | { output_type: 'clear_output'; wait: boolean };
 
 function describeCell(nb: Notebook, index: number): string {
   const cell = nb.cells[index]!;
-  const codeCells = nb.cells.filter((c) => c.cell_type === 'code');
+  const codeCells = nb.cells.filter((c) => c.cell_type === 'code') as Cell[];
   const codeIndex = codeCells.indexOf(cell);
   const first = sourceText(cell.source).split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
   const id = cell.id ? `id "${cell.id}", ` : '';
@@ -85,9 +85,16 @@ function stderrOf(cell: CodeCell): string {
   return cell.outputs.filter((o) => o.output_type === 'stream' && o.name === 'stderr').map((o) => sourceText((o as { text: string }).text)).join('');
 }
 
+/** Stack frames of tslab's own executor say nothing about the notebook: drop them. */
+const KERNEL_FRAME = /^\s+at .*(node_modules\/tslab\/|node:vm|node:internal|sigintHandlersWrap|node_modules\/commander\/)/;
+
+function withoutKernelFrames(text: string): string[] {
+  return text.replace(/\n+$/, '').split('\n').filter((line) => !KERNEL_FRAME.test(line));
+}
+
 /** Turns tslab's stderr text into a Jupyter error output (ename/evalue/traceback). */
 export function errorFromStderr(stderr: string, fallback: { ename: string; evalue: string }): ErrorOutput {
-  const lines = stderr.replace(/\n+$/, '').split('\n');
+  const lines = withoutKernelFrames(stderr);
   const diagnostics = lines.filter((l) => /^(\S+ )?\d+:\d+ - /.test(l));
   if (diagnostics.length > 0) {
     return { output_type: 'error', ename: 'TypeScriptError', evalue: diagnostics.join('\n'), traceback: lines };
@@ -109,7 +116,7 @@ function bannerCell(failure: CellFailure): Cell {
     id: newCellId('error-banner'),
     metadata: { tags: [ERROR_BANNER_TAG] },
     source: [
-      `<span style="color:red; font-size:1.4em">**Notebook execution failed** ${where}.</span>\n`,
+      `## <span style="color:red">Notebook execution failed ${where}</span>\n`,
       '\n',
       `**${failure.ename}**: ${failure.evalue.split('\n').join('  \n')}\n`,
       ...(failure.cellIndex >= 0 ? ['\n', 'The failing cell shows the full error below its code; cells after it did not run.\n'] : []),
@@ -231,7 +238,7 @@ export async function runNotebook(options: RunOptions): Promise<RunResult> {
         ok: { ename: 'Error', evalue: 'an error escaped this cell' },
       }[result.status];
       const error = result.status === 'timeout' || result.status === 'kernel_died'
-        ? { output_type: 'error' as const, ...fallback, traceback: [fallback.evalue, ...(stderr ? stderr.replace(/\n+$/, '').split('\n') : [])] }
+        ? { output_type: 'error' as const, ...fallback, traceback: [fallback.evalue, ...(stderr ? withoutKernelFrames(stderr) : [])] }
         : errorFromStderr(stderr, fallback);
       if (escaped) error.evalue += ' (an un-awaited promise rejected or a callback threw; await it so the failing cell is the one reported)';
       return fail({ cellIndex: i, cellName: describeCell(nb, i), ename: error.ename, evalue: error.evalue }, error, kernelStartMs, cellsRun);

@@ -21,6 +21,21 @@ export function projectTslabBin(): string {
   return join(REPO_DIR, 'node_modules/.bin/tslab');
 }
 
+/**
+ * Writes a Jupyter data dir holding a `tslab` kernel spec that starts this checkout's tslab; putting it
+ * first in JUPYTER_PATH makes Jupyter use it whatever tslab is registered globally. Returns the dir.
+ */
+export function writeProjectKernelSpec(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ringcount-kernelspec-'));
+  mkdirSync(join(dir, 'kernels/tslab'), { recursive: true });
+  writeFileSync(join(dir, 'kernels/tslab/kernel.json'), JSON.stringify({
+    argv: [projectTslabBin(), 'kernel', '--config-path', '{connection_file}'],
+    display_name: 'TypeScript',
+    language: 'typescript',
+  }));
+  return dir;
+}
+
 export type ExecuteStatus = 'ok' | 'error' | 'abort' | 'timeout' | 'kernel_died';
 export interface ExecuteResult { status: ExecuteStatus; executionCount: number | null }
 
@@ -57,13 +72,7 @@ export class KernelSession {
     }
     const tslab = projectTslabBin();
     if (!existsSync(tslab)) throw new KernelStartError(`${tslab} not found: run npm ci`);
-    const specDir = mkdtempSync(join(tmpdir(), 'ringcount-kernelspec-'));
-    mkdirSync(join(specDir, 'kernels/tslab'), { recursive: true });
-    writeFileSync(join(specDir, 'kernels/tslab/kernel.json'), JSON.stringify({
-      argv: [tslab, 'kernel', '--config-path', '{connection_file}'],
-      display_name: 'TypeScript (project tslab)',
-      language: 'typescript',
-    }));
+    const specDir = writeProjectKernelSpec();
     const child = spawn(SYSTEM_PYTHON, [BRIDGE_SCRIPT, '--kernel', 'tslab', '--cwd', cwd, '--startup-timeout', String(startupTimeoutSec)], {
       // JUPYTER_PATH comes first in the kernel spec search, so this checkout's tslab is used.
       env: { ...process.env, JUPYTER_PATH: specDir, PYDEVD_DISABLE_FILE_VALIDATION: '1', PYTHONUNBUFFERED: '1' },

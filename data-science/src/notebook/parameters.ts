@@ -51,7 +51,10 @@ export function declaredParameters(source: string): DeclaredParameter[] {
 /** The TypeScript statements of the injected cell; JSON literals are valid TypeScript expressions. */
 export function injectedSource(values: ReadonlyMap<string, ParameterValue>): string {
   const lines = ['// Parameters injected by the notebook runner (npm run notebook:run -- ... -p name=value)'];
-  for (const [name, value] of values) lines.push(`${name} = ${JSON.stringify(value)};`);
+  // A block, not bare statements: tslab would print the value of a trailing assignment expression.
+  lines.push('{');
+  for (const [name, value] of values) lines.push(`  ${name} = ${JSON.stringify(value)};`);
+  lines.push('}');
   return lines.join('\n');
 }
 

@@ -27,6 +27,8 @@ export interface MetricSeries {
   history: Metric[];
   /** Run start (ms) for "relative time"; the first point's timestamp when unknown. */
   startTime?: number;
+  /** Fixed colour (compare view keeps one colour per run); defaults to the palette by position. */
+  color?: string;
 }
 
 function toNumber(v: number | string | undefined): number | null {
@@ -89,7 +91,7 @@ export function metricChart(title: string, series: MetricSeries[], mode: XAxisMo
   const points = series.reduce((n, s) => n + s.history.length, 0);
   const plot = h('div', { class: 'plot' });
   const card = h('section', { class: 'chart', 'data-metric': title, 'data-points': points },
-    h('h3', null, h('span', { class: 'mono' }, title), h('span', { class: 'muted' }, `${formatCount(points)} points`)),
+    h('h3', null, h('span', { class: 'mono' }, title), h('span', { class: 'muted' }, `${formatCount(points)} point${points === 1 ? '' : 's'}`)),
     plot);
   const data = buildAlignedData(series, mode);
   const opts: uPlot.Options = {
@@ -100,7 +102,7 @@ export function metricChart(title: string, series: MetricSeries[], mode: XAxisMo
       { label: X_LABELS[mode], value: (_u, v) => (v === null || v === undefined ? '—' : mode === 'wall' ? new Date(v * 1000).toLocaleString() : formatNumber(v)) },
       ...series.map((s, i) => ({
         label: s.label,
-        stroke: seriesColor(i),
+        stroke: s.color ?? seriesColor(i),
         width: 1.5,
         spanGaps: series.length > 1,
         points: { show: points < 2000 },

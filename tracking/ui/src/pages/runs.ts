@@ -45,7 +45,10 @@ export async function runsPage(ctx: PageContext, experimentId: string): Promise<
   const q = ctx.route.query;
   const filter = q.get('filter') ?? '';
   const sort = parseSort(q.get('sort'));
-  const pageSize = PAGE_SIZES.includes(Number(q.get('max'))) ? Number(q.get('max')) : DEFAULT_PAGE_SIZE;
+  // Any size 1..1000 works from the URL (MLflow's runs/search cap is 50,000; 1000 rows keep the table responsive).
+  const requested = Number(q.get('max'));
+  const pageSize = Number.isInteger(requested) && requested >= 1 && requested <= 1000 ? requested : DEFAULT_PAGE_SIZE;
+  const sizeOptions = [...new Set([...PAGE_SIZES, pageSize])].sort((a, b) => a - b);
   const pageToken = q.get('page') ?? undefined;
   const stateKey = `${experimentId}|${filter}|${sortParam(sort)}|${pageSize}`;
   const stack = previousTokens.get(stateKey) ?? [];
@@ -83,7 +86,7 @@ export async function runsPage(ctx: PageContext, experimentId: string): Promise<
     filter ? h('button', { type: 'button', onclick: () => go({ filter: '' }) }, 'Clear') : null,
     h('label', { class: 'muted' }, 'Rows ',
       h('select', { 'aria-label': 'Rows per page', onchange: (ev) => go({ max: Number((ev.target as HTMLSelectElement).value) }) },
-        PAGE_SIZES.map((n) => h('option', { value: n, selected: n === pageSize }, String(n))))));
+        sizeOptions.map((n) => h('option', { value: n, selected: n === pageSize }, String(n))))));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     go({ filter: filterInput.value.trim() });
@@ -200,7 +203,7 @@ export async function runsPage(ctx: PageContext, experimentId: string): Promise<
         sortHeader('Status', 'attributes', 'status'),
         sortHeader('Started', 'attributes', 'start_time'),
         h('th', null, 'Duration'),
-        metricKeys.map((k) => sortHeader(k, 'metrics', k, { 'data-column': `metrics.${k}` })),
+        metricKeys.map((k) => sortHeader(k, 'metrics', k, { 'data-column': `metrics.${k}`, class: 'sortable num' })),
         paramKeys.map((k) => sortHeader(k, 'params', k, { 'data-column': `params.${k}` })))),
     h('tbody', null, bodyRows));
 

@@ -1,0 +1,146 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { StagedOutput } from '../common/atomic-output.js';
+import { COMPOUNDS_SCHEMA } from '../common/compound-schema.js';
+import { startProgress } from '../common/progress.js';
+import { interleave, makeBadRecords } from './bad-records.js';
+import { IMAGE_SIZE, type CompoundRecord } from './compound.js';
+import type { WorkerReply, WorkerRequest, WorkerSetup } from './worker.js';
+
+export const GENERATOR_VERSION = '1.0.0';
+/** Indices per message to a worker: big enough to amortise messaging, small enough to balance load. */
+const CHUNK = 16;
+
+export interface GenerateOptions {
+  count: number;
+  seed: number;
+  out: string;
+  workers?: number;
+  /** Palette PNGs (smaller files); see RenderOptions.compact. */
+  compact?: boolean;
+  /** Mix in the deliberately bad records (default true). */
+  badRecords?: boolean;
+  log?: (line: string) => void;
+  /** Force the progress display (bar or log lines); by default a bar on a terminal. */
+  tty?: boolean;
+}
+
+/** generation.json: how a raw-data folder was made. Training logs the seed from it. */
+export interface GenerationManifest {
+  generator: string;
+  generator_version: string;
+  rdkit_version: string;
+  seed: number;
+  count: number;
+  bad_records: { compound_id: string | null; problem: string }[];
+  total_records: number;
+  /** Good compounds per RDKit ring count. */
+  class_histogram: Record<string, number>;
+  image: { width: number; height: number; format: string };
+}
+
+export interface GenerateResult {
+  manifest: GenerationManifest;
+  seconds: number;
+  workers: number;
+}
+
+/**
+ * Generates `count` compounds for `seed` into `out` (compounds.json, schema.json, generation.json,
+ * images/), replacing what was there only once everything has been written.
+ */
+export async function generateDataset(options: GenerateOptions): Promise<GenerateResult> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const started = performance.now();
+  const output = new StagedOutput(options.out, 'generate');
+  const imagesDir = output.staged('images');
+  fs.mkdirSync(imagesDir);
+  const workerCount = Math.max(1, Math.min(options.workers ?? os.availableParallelism(), Math.ceil(options.count / CHUNK)));
+  try {
+    const records = await renderAll(options, imagesDir, workerCount);
+    const bad = options.badRecords === false ? [] : makeBadRecords(records, imagesDir, options.seed);
+    const all = interleave(records, bad);
+    const histogram: Record<string, number> = {};
+    for (const record of records) histogram[record.num_rings] = (histogram[record.num_rings] ?? 0) + 1;
+    const manifest: GenerationManifest = {
+      generator: '@ringcount/data-engineering generate',
+      generator_version: GENERATOR_VERSION,
+      rdkit_version: await rdkitVersion(),
+      seed: options.seed,
+      count: records.length,
+      bad_records: bad.map((b) => ({ compound_id: typeof b.record.compound_id === 'string' ? b.record.compound_id : null, problem: b.problem })),
+      total_records: all.length,
+      class_histogram: histogram,
+      image: { width: IMAGE_SIZE, height: IMAGE_SIZE, format: options.compact === true ? 'png (64-colour palette)' : 'png (RGB)' },
+    };
+    fs.writeFileSync(output.staged('compounds.json'), `${JSON.stringify(all, null, 1)}\n`);
+    fs.writeFileSync(output.staged('schema.json'), `${JSON.stringify(COMPOUNDS_SCHEMA, null, 2)}\n`);
+    fs.writeFileSync(output.staged('generation.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    output.commit(['images', 'schema.json', 'generation.json', 'compounds.json']);
+    const seconds = (performance.now() - started) / 1000;
+    log(`generate: ${records.length} compounds + ${bad.length} bad records in ${seconds.toFixed(1)} s ` +
+      `(${(records.length / seconds).toFixed(0)} compounds/s, ${workerCount} worker threads) → ${options.out}`);
+    return { manifest, seconds, workers: workerCount };
+  } catch (error) {
+    output.abandon();
+    throw error;
+  }
+}
+
+async function rdkitVersion(): Promise<string> {
+  const { loadRDKit } = await import('./rdkit.js');
+  return (await loadRDKit()).version();
+}
+
+/** Fans index chunks out to worker threads and collects the records in index order. */
+async function renderAll(options: GenerateOptions, imagesDir: string, workerCount: number): Promise<CompoundRecord[]> {
+  const records: (CompoundRecord | undefined)[] = new Array<CompoundRecord | undefined>(options.count);
+  if (options.count === 0) return [];
+  const progress = startProgress({ label: 'generate', total: options.count, log: options.log ?? ((l) => console.error(l)), tty: options.tty });
+  let next = 0;
+  const workers: Worker[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let finished = 0;
+      const setup: WorkerSetup = { seed: options.seed, imagesDir, compact: options.compact === true };
+      const sendWork = (worker: Worker): boolean => {
+        if (next >= options.count) return false;
+        const indices: number[] = [];
+        for (; next < options.count && indices.length < CHUNK; next++) indices.push(next);
+        worker.postMessage({ indices } satisfies WorkerRequest);
+        return true;
+      };
+      for (let w = 0; w < workerCount; w++) {
+        const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: setup });
+        workers.push(worker);
+        worker.on('message', (reply: WorkerReply) => {
+          if (reply.kind === 'failed') {
+            reject(new Error(`generator worker failed: ${reply.message}`));
+            return;
+          }
+          if (reply.kind === 'done') {
+            for (const { index, record } of reply.records) records[index] = record;
+            progress.increment(reply.records.length);
+          }
+          if (!sendWork(worker)) {
+            finished++;
+            if (finished === workerCount) resolve();
+          }
+        });
+        worker.on('error', reject);
+        worker.on('exit', (code) => {
+          if (code !== 0) reject(new Error(`generator worker exited with code ${code}`));
+        });
+      }
+    });
+  } finally {
+    progress.stop();
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return records.map((record, i) => {
+    if (record === undefined) throw new Error(`compound ${i} was not generated`);
+    return record;
+  });
+}
