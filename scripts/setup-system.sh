@@ -19,6 +19,12 @@ done
 mapfile -t wanted < <(grep -v '^\s*#' local-requirements.txt | awk 'NF{print $1}')
 [ "$with_browser" = 1 ] && wanted+=(chromium)
 
+if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+  echo "setup-system: not a Debian/Ubuntu host; install Jupyter Notebook 6+, nbconvert and jupyter_client for" >&2
+  echo "setup-system: /usr/bin/python3 yourself (Debian names: ${wanted[*]}), then rerun this script" >&2
+  exit 2
+fi
+
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -36,11 +42,26 @@ if [ "${#missing[@]}" -gt 0 ]; then
     || { echo "setup-system: apt-get install failed for: ${missing[*]}" >&2; exit 1; }
 fi
 
+# Debian's Jupyter must be importable by the interpreter the notebook scripts use.
+if ! /usr/bin/python3 -c 'import notebook, nbconvert, jupyter_client' 2>/dev/null; then
+  echo "setup-system: /usr/bin/python3 cannot import notebook, nbconvert and jupyter_client although ${wanted[*]} are installed;" >&2
+  echo "setup-system: reinstall them: sudo apt-get install --reinstall -y ${wanted[*]}" >&2
+  exit 1
+fi
+
 # Register the project's tslab (not a global one) with Debian's Jupyter, which lives under /usr/bin/python3.
+# (npm run notebook and notebook:run also pass this tslab to Jupyter themselves; the registration makes a
+# plain `jupyter notebook` offer the same kernel.)
 tslab_bin="$PWD/node_modules/.bin/tslab"
-if [ -x "$tslab_bin" ] && [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import jupyter_client' 2>/dev/null; then
-  "$tslab_bin" install --python=/usr/bin/python3 --binary="$tslab_bin" >/dev/null 2>&1 \
-    && echo "setup-system: tslab kernel registered ($tslab_bin)" \
-    || echo "setup-system: could not register the tslab kernel" >&2
+if [ ! -x "$tslab_bin" ]; then
+  echo "setup-system: $tslab_bin not found; run npm ci first" >&2
+  exit 1
+fi
+if out=$("$tslab_bin" install --python=/usr/bin/python3 --binary="$tslab_bin" 2>&1); then
+  echo "setup-system: tslab kernel registered ($tslab_bin)"
+else
+  echo "setup-system: could not register the tslab kernel:" >&2
+  echo "$out" >&2
+  exit 1
 fi
 exit 0

@@ -1,6 +1,6 @@
 // The headless notebook runner against the real tslab kernel (through Debian's jupyter_client).
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -76,21 +76,48 @@ describe('notebook parameters', () => {
   });
 });
 
+type FixtureRun = CliResult & { nb: Notebook | null; out: string };
+
 describe('notebook:run (real tslab kernel)', function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
   let outDir: string;
-  before(() => { outDir = mkdtempSync(join(tmpdir(), 'notebook-run-test-')); });
-  after(() => rmSync(outDir, { recursive: true, force: true }));
+  /** Every CLI run below, started together in `before` (a few at a time): kernel start dominates. */
+  const runs = new Map<string, FixtureRun>();
+  const cases: Record<string, [fixture: string, args: string[]]> = {
+    params: ['parameters', ['-p', 'epochs=3', '-p', 'version=v2', '-p', 'verbose=true', '-p', 'rate=0.25']],
+    typeError: ['type-error', []],
+    throws: ['throws', []],
+    rejects: ['rejects', []],
+    unawaited: ['unawaited', []],
+    wrongType: ['parameters', ['-p', 'epochs=many']],
+    hangs: ['hangs', ['--timeout', '2']],
+    unknownParam: ['parameters', ['-p', 'learningRate=0.1']],
+    missing: ['no-such-notebook', []],
+  };
 
   /** Runs a fixture; returns the CLI result and the executed notebook (null when none was written). */
-  async function runFixture(name: string, extra: string[] = []): Promise<CliResult & { nb: Notebook | null; out: string }> {
+  async function runFixture(name: string, extra: string[]): Promise<FixtureRun> {
     const out = join(outDir, `${name}-${Math.random().toString(36).slice(2)}.ipynb`);
     const result = await runCli([join(FIXTURES, `${name}.ipynb`), '-o', out, ...extra]);
     return { ...result, out, nb: existsSync(out) ? readNb(out) : null };
   }
 
-  function expectFailureAt(run: CliResult & { nb: Notebook | null }, cellId: string, ename: RegExp, evalue: RegExp): CodeCell {
-    expect(run.code, run.stderr).to.equal(1);
+  before(async () => {
+    outDir = mkdtempSync(join(tmpdir(), 'notebook-run-test-'));
+    const queue = Object.entries(cases);
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const [key, [fixture, args]] = next;
+        runs.set(key, await runFixture(fixture, args));
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+  });
+  after(() => rmSync(outDir, { recursive: true, force: true }));
+  const run = (key: keyof typeof cases): FixtureRun => runs.get(key)!;
+
+  function expectFailureAt(run: CliResult & { nb: Notebook | null }, cellId: string, ename: RegExp, evalue: RegExp, exitCode = 1): CodeCell {
+    expect(run.code, run.stderr).to.equal(exitCode);
     expect(run.stderr).to.match(new RegExp(`FAILED at cell \\d+ of \\d+ \\(id "${cellId}"`));
     expect(run.nb, 'executed notebook written').to.not.equal(null);
     const nb = run.nb!;
@@ -112,10 +139,10 @@ describe('notebook:run (real tslab kernel)', function () {
   }
 
   it('injects parameters, runs every cell and writes outputs including images', async () => {
-    const run = await runFixture('parameters', ['-p', 'epochs=3', '-p', 'version=v2', '-p', 'verbose=true', '-p', 'rate=0.25']);
-    expect(run.code, run.stderr).to.equal(0);
-    expect(run.stdout).to.contain('cell 5/5').and.contain('epochs=3 version=v2 verbose=true rate=0.25');
-    const cells = run.nb!.cells.filter((c): c is CodeCell => c.cell_type === 'code');
+    const r = run('params');
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('cell 5/5').and.contain('epochs=3 version=v2 verbose=true rate=0.25');
+    const cells = r.nb!.cells.filter((c): c is CodeCell => c.cell_type === 'code');
     expect(cells.map((c) => c.metadata.tags?.[0] ?? '')).to.deep.equal(['parameters', 'injected-parameters', '', '', '']);
     expect(cells.map((c) => c.execution_count)).to.deep.equal([1, 2, 3, 4, 5]);
     expect(cells[1]!.outputs, 'the injected assignments print nothing').to.deep.equal([]);
@@ -124,60 +151,77 @@ describe('notebook:run (real tslab kernel)', function () {
     const image = cells[4]!.outputs[0];
     expect(image?.output_type).to.equal('display_data');
     expect(image?.output_type === 'display_data' && typeof image.data['image/png']).to.equal('string');
-    expect(run.nb!.cells.some((c) => c.metadata.tags?.includes('error-banner'))).to.equal(false);
-    await validateNotebook(run.out);
+    expect(r.nb!.cells.some((c) => c.metadata.tags?.includes('error-banner'))).to.equal(false);
+    await validateNotebook(r.out);
   });
 
   it('fails on a type error, which tslab only writes to stderr', async () => {
-    const run = await runFixture('type-error');
-    const cell = expectFailureAt(run, 'c2', /^TypeScriptError$/, /Type 'string' is not assignable to type 'number'/);
-    expect(run.stderr).to.contain('code cell 2 of 3');
-    const first = run.nb!.cells.find((c) => c.id === 'c1') as CodeCell;
+    const r = run('typeError');
+    const cell = expectFailureAt(r, 'c2', /^TypeScriptError$/, /Type 'string' is not assignable to type 'number'/);
+    expect(r.stderr).to.contain('code cell 2 of 3');
+    const first = r.nb!.cells.find((c) => c.id === 'c1') as CodeCell;
     expect(textOf(first)).to.equal('before the type error\n');
     expect(cell.execution_count).to.equal(2);
-    await validateNotebook(run.out);
+    await validateNotebook(r.out);
   });
 
-  it('fails on a thrown exception', async () => {
-    const run = await runFixture('throws');
-    expectFailureAt(run, 'c2', /^RangeError$/, /data set is empty/);
+  it('fails on a thrown exception', () => {
+    const r = run('throws');
+    expectFailureAt(r, 'c2', /^RangeError$/, /data set is empty/);
   });
 
-  it('fails on an awaited rejected promise', async () => {
-    const run = await runFixture('rejects');
-    const cell = expectFailureAt(run, 'c1', /^Error$/, /tracking server refused the run/);
+  it('fails on an awaited rejected promise', () => {
+    const r = run('rejects');
+    const cell = expectFailureAt(r, 'c1', /^Error$/, /tracking server refused the run/);
     expect(textOf(cell), 'stdout before the failure is kept').to.equal('awaiting\n');
   });
 
-  it('fails on a rejection nobody awaited, which tslab would lose', async () => {
-    const run = await runFixture('unawaited');
-    expectFailureAt(run, 'c1', /Unawaited Error/, /metric lost in the background/);
+  it('fails on a rejection nobody awaited, which tslab would lose', () => {
+    const r = run('unawaited');
+    expectFailureAt(r, 'c1', /Unawaited Error/, /metric lost in the background/);
   });
 
-  it('fails a parameter of the wrong type in the injected cell', async () => {
-    const run = await runFixture('parameters', ['-p', 'epochs=many']);
-    const cell = expectFailureAt(run, (readNb(run.out).cells.find((c) => c.metadata.tags?.includes('injected-parameters'))!.id)!,
+  it('fails a parameter of the wrong type in the injected cell', () => {
+    const r = run('wrongType');
+    const cell = expectFailureAt(r, (readNb(r.out).cells.find((c) => c.metadata.tags?.includes('injected-parameters'))!.id)!,
       /^TypeScriptError$/, /Type 'string' is not assignable to type 'number'/);
     expect(sourceText(cell.source)).to.contain('epochs = "many";');
   });
 
-  it('interrupts a cell that exceeds --timeout', async () => {
-    const run = await runFixture('hangs', ['--timeout', '2']);
-    expectFailureAt(run, 'c1', /^CellTimeoutError$/, /did not finish within 2s/);
+  it('interrupts a cell that exceeds --timeout', () => {
+    const r = run('hangs');
+    expectFailureAt(r, 'c1', /^CellTimeoutError$/, /did not finish within 2s/);
   });
 
-  it('rejects an unknown parameter, naming the known ones, before starting a kernel', async () => {
-    const run = await runFixture('parameters', ['-p', 'learningRate=0.1']);
-    expect(run.code).to.equal(2);
-    expect(run.stderr).to.contain('unknown parameter "learningRate"').and.contain('epochs, version, verbose, rate');
-    expect(run.stdout).to.not.contain('starting the tslab kernel');
-    expect(sourceText(run.nb!.cells[0]!.source)).to.contain('unknown parameter "learningRate"');
+  it('rejects an unknown parameter, naming the known ones, before starting a kernel', () => {
+    const r = run('unknownParam');
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain('unknown parameter "learningRate"').and.contain('epochs, version, verbose, rate');
+    expect(r.stdout).to.not.contain('starting the tslab kernel');
+    expect(sourceText(r.nb!.cells[0]!.source)).to.contain('unknown parameter "learningRate"');
   });
 
-  it('reports a missing notebook file and writes nothing', async () => {
-    const run = await runFixture('no-such-notebook');
-    expect(run.code).to.equal(2);
-    expect(run.stderr).to.match(/notebook not found: .*no-such-notebook\.ipynb/);
-    expect(run.nb).to.equal(null);
+  it('reports a missing notebook file and writes nothing', () => {
+    const r = run('missing');
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(/notebook not found: .*no-such-notebook\.ipynb/);
+    expect(r.nb).to.equal(null);
+  });
+
+  it('on Ctrl+C interrupts the running cell, writes the notebook and exits 130', async () => {
+    const out = join(outDir, 'interrupted.ipynb');
+    const child = spawn(process.execPath, [RUNNER, join(FIXTURES, 'hangs.ipynb'), '-o', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exit = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    // Signal once the cell is running (its output was forwarded), not after a guessed delay.
+    await new Promise<void>((res) => child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (stdout.includes('| waiting forever')) res();
+    }));
+    child.kill('SIGINT');
+    const code = (await exit) ?? -1;
+    expectFailureAt({ code, stdout, stderr, nb: readNb(out) }, 'c1', /^Interrupted$/, /stopped by SIGINT while this cell ran/, 130);
   });
 });

@@ -10,6 +10,7 @@ import { imageToModelInput } from './image-input.js';
 import type { InferenceEngine } from './inference/engine.js';
 import type { ApiMetrics } from './metrics.js';
 import type { Deployment, ModelManager } from './model-manager.js';
+import { guardMultipartParser } from './multipart-guard.js';
 import { buildOpenApi } from './openapi.js';
 
 export interface AppOptions {
@@ -35,6 +36,7 @@ export function createApp(opts: AppOptions): Koa<RouteState> {
   const app = new Koa<RouteState>();
   const router = new Router<RouteState>();
   const uploads = new WeakMap<object, Buffer[]>();
+  guardMultipartParser();
 
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();

@@ -41,7 +41,7 @@ export class ModelManager {
   readonly alias: AliasState = {};
   private readonly standby = new Map<string, Deployment>();
   private readonly preparing = new Map<string, Promise<Deployment>>();
-  private readonly refusedAt = new Map<string, number>();
+  private readonly refused = new Map<string, { at: number; reason: string }>();
   private swapChain: Promise<unknown> = Promise.resolve();
   private loads = 0;
   private lastListing = 0;
@@ -90,8 +90,11 @@ export class ModelManager {
       this.alias.refused = undefined;
       return;
     }
-    const refusedAt = this.refusedAt.get(target.version);
-    if (refusedAt !== undefined && Date.now() - refusedAt < this.options.retryRefusedMs) return;
+    const refused = this.refused.get(target.version);
+    if (refused && Date.now() - refused.at < this.options.retryRefusedMs) {
+      this.alias.refused = refused.reason;
+      return;
+    }
     try {
       await this.activate(target);
       this.alias.refused = undefined;
@@ -143,7 +146,7 @@ export class ModelManager {
       const previous = this.live;
       this.live = next;
       if (previous) this.retire(previous);
-      this.refusedAt.delete(version.version);
+      this.refused.delete(version.version);
       await this.saveSnapshot();
       this.log(`now serving ${next.version.label} (version ${next.version.version})${previous ? `, was ${previous.version.label}` : ''}`);
       this.events.onSwap?.(previous, next);
@@ -213,7 +216,7 @@ export class ModelManager {
 
   private refuse(version: RegistryVersion, reason: string, transient = false): VersionRefusedError {
     const message = `${version.label} (version ${version.version}) ${reason}`;
-    if (!transient) this.refusedAt.set(version.version, Date.now());
+    if (!transient) this.refused.set(version.version, { at: Date.now(), reason: message });
     this.log(`refused ${message}`);
     this.events.onRefused?.(version, message);
     return new VersionRefusedError(message);

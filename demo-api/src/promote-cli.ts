@@ -4,7 +4,6 @@
  * the running API has downloaded, verified, loaded and warmed it, and waits until the API serves it.
  * A version that fails any of that is refused and the alias is left where it was.
  */
-import { loadModelDir, selectBackend } from '@ringcount/model-core';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,13 +41,14 @@ async function main(): Promise<void> {
     .scriptName('./update-models.sh')
     .usage(
       '$0 <version> [options]\n\n' +
-        'Promotes a registered version of the ring-count model: the running API first downloads, verifies\n' +
-        '(SHA-256 of every file), loads and warms it; only then is the registry alias moved, and the API\n' +
-        'switches to it without a restart or a failed request. <version> is a label such as v1 or v2\n' +
-        '(tag version_label) or a registry version number such as 3.',
+        'Promotes a registered version of the ring-count model: the running API first downloads, verifies ' +
+        '(SHA-256 of every file), loads and warms it; only then is the registry alias moved, and the API ' +
+        'switches to it without a restart or a failed request. <version> is a label such as v1 or v2 ' +
+        '(tag version_label) or a registry version number such as 3. Exit status: 0 promoted, ' +
+        '1 refused (unknown version, failed verification), 2 registry or API unreachable, or bad usage.',
     )
-    .command('$0 [version]', false)
-    .positional('version', { type: 'string', describe: 'v1, v2, … or a registry version number' })
+    .command('$0 [target]', false, (y) => y.positional('target', { type: 'string', describe: 'v1, v2, … or a registry version number' }))
+    .version(false)
     .option('tracking-uri', { type: 'string', default: process.env.MLFLOW_TRACKING_URI ?? 'http://127.0.0.1:5000', describe: 'Model registry (env MLFLOW_TRACKING_URI)' })
     .option('api-url', { type: 'string', default: process.env.API_URL ?? `http://127.0.0.1:${apiPort}`, describe: 'Running prediction API (env API_URL, or API_PORT)' })
     .option('model-name', { type: 'string', default: 'ring-counter' })
@@ -60,9 +60,10 @@ async function main(): Promise<void> {
     .example('$0 --list', 'show registered versions')
     .strict()
     .help()
+    .wrap(100)
     .parse();
   await promote({
-    ref: argv.version,
+    ref: typeof argv.target === 'string' ? argv.target : undefined,
     trackingUri: argv['tracking-uri'],
     apiUrl: argv['api-url'].replace(/\/+$/, ''),
     modelName: argv['model-name'],
@@ -136,6 +137,8 @@ async function verifyLocally(registry: MlflowRegistry, target: RegistryVersion):
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ringcount-verify-'));
   try {
     await registry.downloadVersion(target, dir);
+    // Loaded only here: TF.js takes a moment to load, and a promotion through the API never needs it.
+    const { loadModelDir, selectBackend } = await import('@ringcount/model-core');
     await selectBackend();
     const { model } = await loadModelDir(dir);
     model.dispose();

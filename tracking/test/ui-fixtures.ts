@@ -71,7 +71,7 @@ interface RunSpec {
   lossPoints: number;
 }
 
-export interface CreatedRun { runId: string; name: string; artifactUri: string; accuracy: number; params: Record<string, string>; lossPoints: number }
+export interface CreatedRun { runId: string; name: string; artifactUri: string; accuracy: number; params: Record<string, string>; lossPoints: number; startTime: number }
 
 export interface UiFixture {
   experimentId: string;
@@ -114,7 +114,7 @@ async function createRun(client: RestClient, experimentId: string, spec: RunSpec
     await Promise.all(batches.slice(i, i + 4).map((metrics) => client.call('POST', 'runs/log-batch', { run_id: runId, metrics })));
   }
   await client.call('POST', 'runs/update', { run_id: runId, status: 'FINISHED', end_time: startTime + Math.max(spec.lossPoints, 1) * 10 });
-  return { runId, name: spec.name, artifactUri: run.info.artifact_uri, accuracy: spec.accuracy, params: spec.params, lossPoints: spec.lossPoints };
+  return { runId, name: spec.name, artifactUri: run.info.artifact_uri, accuracy: spec.accuracy, params: spec.params, lossPoints: spec.lossPoints, startTime };
 }
 
 export async function populate(baseUrl: string): Promise<UiFixture> {

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 export class StagedOutput {
   readonly stagingDir: string;
   private finished = false;
+  private readonly tempFiles: string[] = [];
   private static readonly live = new Set<StagedOutput>();
 
   /**
@@ -36,6 +37,12 @@ export class StagedOutput {
     fs.rmSync(this.stagingDir, { recursive: true, force: true });
     fs.mkdirSync(this.stagingDir);
     StagedOutput.live.add(this);
+  }
+
+  /** A temporary file kept outside the staging folder (e.g. beside a log); abandon() deletes it too. */
+  trackTempFile(file: string): string {
+    this.tempFiles.push(file);
+    return file;
   }
 
   /** Path of an entry inside the staging folder. */
@@ -65,6 +72,7 @@ export class StagedOutput {
     this.finished = true;
     StagedOutput.live.delete(this);
     fs.rmSync(this.stagingDir, { recursive: true, force: true });
+    for (const file of this.tempFiles) fs.rmSync(file, { force: true });
   }
 }
 

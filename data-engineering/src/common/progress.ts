@@ -15,13 +15,21 @@ export interface ProgressOptions {
   tty?: boolean;
   /** Seconds between plain log lines. */
   logEverySeconds?: number;
+  /** 'bytes' shows MB instead of a count. */
+  unit?: 'items' | 'bytes';
 }
 
 export function startProgress(options: ProgressOptions): Progress {
   const tty = options.tty ?? process.stderr.isTTY === true;
+  const bytes = options.unit === 'bytes';
+  const show = (n: number): string => (bytes ? `${(n / 1e6).toFixed(1)} MB` : String(n));
   if (tty) {
     const bar = new SingleBar(
-      { format: `${options.label} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left`, stream: process.stderr },
+      {
+        format: `${options.label} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left`,
+        stream: process.stderr,
+        formatValue: (value, _options, type) => (type === 'value' || type === 'total' ? show(value) : String(value)),
+      },
       Presets.shades_classic,
     );
     bar.start(options.total, 0);
@@ -41,7 +49,7 @@ export function startProgress(options: ProgressOptions): Progress {
       if (now - lastLog >= every) {
         lastLog = now;
         const rate = done / Math.max((now - started) / 1000, 1e-3);
-        options.log(`${options.label}: ${done}/${options.total} (${Math.round(rate)}/s)`);
+        options.log(`${options.label}: ${show(done)}/${show(options.total)} (${show(Math.round(rate))}/s)`);
       }
     },
     stop: () => undefined,

@@ -104,7 +104,7 @@ export async function generateCompound(
     const png = await (options.compact
       // 64 colours keep the anti-aliasing and the heteroatom colours of RDKit's palette.
       ? image.png({ palette: true, colours: 64, effort: 1, compressionLevel: 9 })
-      : image.png({ compressionLevel: 6 })
+      : image.png({ compressionLevel: 3 })
     ).toBuffer();
     return {
       index,

@@ -7,6 +7,7 @@ import { COMPOUNDS_SCHEMA } from '../common/compound-schema.js';
 import { startProgress } from '../common/progress.js';
 import { interleave, makeBadRecords } from './bad-records.js';
 import { IMAGE_SIZE, type CompoundRecord } from './compound.js';
+import { loadRDKit } from './rdkit.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './worker.js';
 
 export const GENERATOR_VERSION = '1.0.0';
@@ -90,7 +91,6 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
 }
 
 async function rdkitVersion(): Promise<string> {
-  const { loadRDKit } = await import('./rdkit.js');
   return (await loadRDKit()).version();
 }
 

@@ -15,10 +15,8 @@ const NITROGEN = 7;
  */
 export function buildMolecule(rng: Random, catalogue: Catalogue, targetRings: number): string | undefined {
   const graph = new MoleculeGraph();
-  let fragmentCount = 0;
   const place = (fragment: Fragment): number[] => {
-    const id = fragmentCount++;
-    const indices = fragment.atoms.map((atom) => graph.addAtom({ ...atom, fragment: id }));
+    const indices = fragment.atoms.map((atom) => graph.addAtom({ ...atom }));
     for (const bond of fragment.bonds) {
       const a = indices[bond.a] as number;
       const b = indices[bond.b] as number;
@@ -168,7 +166,7 @@ function decorate(rng: Random, graph: MoleculeGraph, substituents: readonly Subs
   const host = rng.pick(hosts);
   if (!reasonableHost(graph, host, substituent.atoms[end.atom]?.z ?? CARBON)) return;
   const offset = graph.atoms.length;
-  substituent.atoms.forEach((atom) => graph.addAtom({ ...atom, fragment: -1 }));
+  substituent.atoms.forEach((atom) => graph.addAtom({ ...atom }));
   for (const bond of substituent.bonds) graph.bonds.push({ a: offset + bond.a, b: offset + bond.b, order: bond.order });
   const attachAtom = graph.atoms[offset + end.atom] as { h: number };
   attachAtom.h += end.order;

@@ -8,8 +8,6 @@ export interface GraphAtom {
   z: number;
   h: number;
   chg: number;
-  /** Which fragment the atom came from, so attachments can prefer the most recent ring system. */
-  fragment: number;
 }
 
 export interface GraphBond {

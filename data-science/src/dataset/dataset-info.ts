@@ -56,7 +56,9 @@ function firstNumber(obj: Record<string, unknown>, keys: string[]): number | und
   return undefined;
 }
 
+/** The ingest CLI nests the generator's seed as `source.generation.seed`. */
 function nestedSeed(obj: Record<string, unknown>): number | undefined {
-  const gen = obj.generator;
-  return gen && typeof gen === 'object' ? firstNumber(gen as Record<string, unknown>, ['seed', 'generatorSeed']) : undefined;
+  const source = obj.source;
+  const generation = source && typeof source === 'object' ? (source as Record<string, unknown>).generation : undefined;
+  return generation && typeof generation === 'object' ? firstNumber(generation as Record<string, unknown>, ['seed', 'generatorSeed']) : undefined;
 }

@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
+// Imported for its side effect too: it registers the shipped WASM kernels, which must happen
+// before ours replace some of them.
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import '@tensorflow/tfjs-backend-wasm';
 
 /**
  * Fast gradient kernels for the TF.js WASM backend, so it can train CNNs.
@@ -41,10 +44,10 @@ function requireChannelsLast(kernel: string, dataFormat: unknown): void {
 /**
  * Conv2DBackpropFilter: dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·s+kh−top, ow·s+kw−left, ci] · dy[n,oh,ow,co].
  *
- * Written as one matrix product A·B with A = patches [KH·KW·Cin, M] (M = N·OH·OW, built in JS
- * from x transposed to [Cin,N,H,W] so rows are contiguous copies) and B = dy as [M, Cout]. The
+ * Written as one matrix product A·B with A = patches [KH·KW·Cin, M] and B = dy as [M, Cout]. The
  * product's [KH·KW·Cin, Cout] layout is exactly the filter layout, and BatchMatMul with batch 1
- * and no transposes runs on XNNPACK's fully-connected operator (A rows = "batch").
+ * and no transposes runs on XNNPACK's fully-connected operator (the rows of A are its "batch").
+ * (A convolution with dy as a 64×64 "kernel" computes the same thing but is a poor shape for XNNPACK.)
  */
 function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
@@ -56,30 +59,89 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad,
     attrs.dimRoundingMode, false, 'channelsLast');
+  const [patches, dyRows] = info.strideHeight === 1 && info.strideWidth === 1
+    ? patchesOnPaddedGrid(backend, x, dy, info)
+    : patchesByGather(backend, x, dy, info);
+  const product = callWasmKernel('BatchMatMul', {
+    inputs: { a: patches, b: dyRows }, backend, attrs: { transposeA: false, transposeB: false },
+  });
+  backend.disposeData(patches.dataId);
+  backend.disposeData(dyRows.dataId);
+  const dw = callWasmKernel('Reshape', { inputs: { x: product }, backend, attrs: { shape: attrs.filterShape } });
+  backend.disposeData(product.dataId);
+  return dw;
+}
+
+/**
+ * Stride 1: work on the zero-padded input grid (Hp×Wp = output size + kernel − 1) and pad dy with
+ * zeros to the same grid (bottom/right). Then the patch row for (kh, kw, ci) is the padded image
+ * plane of channel ci read from flat offset kh·Wp+kw — one contiguous copy of M' = N·Hp·Wp values
+ * — because every position where dy is non-zero reads inside its own image, and the others are
+ * multiplied by dy = 0. A few % more multiply-adds than M = N·OH·OW, but no per-element gather.
+ */
+function patchesOnPaddedGrid(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo): [tf.TensorInfo, tf.TensorInfo] {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: cin, outHeight: oh, outWidth: ow, outChannels: cout,
+    filterHeight: kh, filterWidth: kw } = info;
+  const { top, left } = info.padInfo;
+  const hp = oh + kh - 1;
+  const wp = ow + kw - 1;
+  const plane = hp * wp;
+  const mp = n * plane;
+  // x as [Cin·N, H, W] planes, zero-padded to Hp×Wp, plus one zero plane of slack at the end
+  // (the last channel's shifted reads run past its block by at most (kh−1)·Wp + kw−1 < plane).
+  // (Padding by row copies: the shipped PadV2 is several times slower than memcpy.)
+  const xT = callWasmKernel('Transpose', { inputs: { x }, backend, attrs: { perm: [3, 0, 1, 2] } });
+  const xPadded = backend.makeOutput([cin * n + 1, hp, wp], 'float32');
+  padPlanes(heapF32(backend, xT), heapF32(backend, xPadded), cin * n, h, w, hp, wp, top, left);
+  backend.disposeData(xT.dataId);
+  const patches = backend.makeOutput([1, kh * kw * cin, mp], 'float32');
+  const src = heapF32(backend, xPadded);
+  const dst = heapF32(backend, patches);
+  let row = 0;
+  for (let ky = 0; ky < kh; ky++) {
+    for (let kx = 0; kx < kw; kx++) {
+      const shift = ky * wp + kx;
+      for (let c = 0; c < cin; c++, row++) {
+        const from = c * mp + shift;
+        dst.set(src.subarray(from, from + mp), row * mp);
+      }
+    }
+  }
+  backend.disposeData(xPadded.dataId);
+  const dyRows = backend.makeOutput([1, mp, cout], 'float32');
+  padPlanes(heapF32(backend, dy), heapF32(backend, dyRows), n, oh, ow * cout, hp, wp * cout, 0, 0);
+  return [patches, dyRows];
+}
+
+/**
+ * Copies `planes` planes of rows×rowLength values into zeroed planes of paddedRows×paddedRowLength,
+ * offset by (top, left); anything in `dst` past the last plane is zeroed too.
+ */
+function padPlanes(src: Float32Array, dst: Float32Array, planes: number, rows: number, rowLength: number,
+  paddedRows: number, paddedRowLength: number, top: number, left: number): void {
+  dst.fill(0);
+  for (let p = 0; p < planes; p++) {
+    for (let r = 0; r < rows; r++) {
+      const from = (p * rows + r) * rowLength;
+      dst.set(src.subarray(from, from + rowLength), (p * paddedRows + r + top) * paddedRowLength + left);
+    }
+  }
+}
+
+/** Any stride: gather each patch row element by element from x transposed to [Cin, N, H, W]. */
+function patchesByGather(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo): [tf.TensorInfo, tf.TensorInfo] {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: cin, outHeight: oh, outWidth: ow, outChannels: cout,
     filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
+  const { top, left } = info.padInfo;
   const m = n * oh * ow;
-
-  let t0 = performance.now();
   const xT = callWasmKernel('Transpose', { inputs: { x }, backend, attrs: { perm: [3, 0, 1, 2] } });
-  timing.transpose += performance.now() - t0; t0 = performance.now();
   const patches = backend.makeOutput([1, kh * kw * cin, m], 'float32');
   fillPatchesTransposed(heapF32(backend, xT), heapF32(backend, patches), { n, h, w, cin, oh, ow, kh, kw, sh, sw, top, left });
   backend.disposeData(xT.dataId);
-  timing.fill += performance.now() - t0; t0 = performance.now();
-
-  const dy3 = callWasmKernel('Reshape', { inputs: { x: dy }, backend, attrs: { shape: [1, m, cout] } });
-  const product = callWasmKernel('BatchMatMul', {
-    inputs: { a: patches, b: dy3 }, backend, attrs: { transposeA: false, transposeB: false },
-  });
-  backend.disposeData(patches.dataId);
-  backend.disposeData(dy3.dataId);
-  timing.matmul += performance.now() - t0;
-  const dw = callWasmKernel('Reshape', { inputs: { x: product }, backend, attrs: { shape: [kh, kw, cin, cout] } });
-  backend.disposeData(product.dataId);
-  return dw;
+  const dyRows = callWasmKernel('Reshape', { inputs: { x: dy }, backend, attrs: { shape: [1, m, cout] } });
+  return [patches, dyRows];
 }
 
 interface PatchGeometry {
@@ -167,72 +229,134 @@ function makeConv2DBackpropInput(original: tf.KernelFunc | undefined): tf.Kernel
 }
 
 /**
- * MaxPoolGrad for 2×2 windows with stride 2 and no padding (the usual `maxPooling2d(2)`): each
- * input element belongs to at most one window, so dx is dy routed to the window's first maximum
- * (row-major order, the `cpu` backend's tie rule) and 0 elsewhere — one pass in JS over the heap.
- * Other pool geometries use the backend's original kernel.
+ * MaxPoolGrad: dy routed to each window's first maximum (row-major scan, the `cpu` backend's rule,
+ * so ties and padding behave the same), computed in one JS pass over the WASM heap. The shipped
+ * WASM kernel is slow (~100 ms per step on the reference CNN) and, for overlapping 'same'
+ * windows, disagrees with `cpu`. 2×2/stride-2 windows (the usual `maxPooling2d(2)`) take a
+ * branch-light path: each input element is in at most one window, so dx needs no accumulation.
  */
-function makeMaxPoolGrad(original: tf.KernelFunc | undefined): tf.KernelFunc {
-  return (args) => {
-    const backend = args.backend as BackendWasm;
-    const dy = args.inputs.dy as tf.TensorInfo;
-    const input = args.inputs.input as tf.TensorInfo;
-    const attrs = args.attrs as unknown as tf.MaxPoolGradAttrs;
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad,
-      attrs.dimRoundingMode);
-    const fast = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 &&
-      info.strideWidth === 2 && info.padInfo.top === 0 && info.padInfo.left === 0 &&
-      info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth &&
-      input.dtype === 'float32' && dy.dtype === 'float32';
-    if (!fast) {
-      if (original === undefined) throw new Error('MaxPoolGrad (wasm): unsupported pooling geometry');
-      return original(args);
-    }
-    const dx = backend.makeOutput(input.shape, 'float32');
-    maxPool2x2Grad(heapF32(backend, input), heapF32(backend, dy), heapF32(backend, dx),
-      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
-    return dx;
-  };
+function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const dy = args.inputs.dy as tf.TensorInfo;
+  const input = args.inputs.input as tf.TensorInfo;
+  const attrs = args.attrs as unknown as tf.MaxPoolGradAttrs;
+  requireFloat32('MaxPoolGrad', dy, input);
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad,
+    attrs.dimRoundingMode);
+  const dx = backend.makeOutput(input.shape, 'float32');
+  const x = heapF32(backend, input);
+  const dyValues = heapF32(backend, dy);
+  const dxValues = heapF32(backend, dx);
+  const nonOverlapping2x2 = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 &&
+    info.strideWidth === 2 && info.padInfo.top === 0 && info.padInfo.left === 0 &&
+    info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth;
+  if (nonOverlapping2x2) {
+    maxPool2x2Grad(x, dyValues, dxValues, info.batchSize, info.inHeight, info.inWidth, info.inChannels,
+      info.outHeight, info.outWidth);
+  } else {
+    maxPoolGradGeneral(x, dyValues, dxValues, info);
+  }
+  return dx;
 }
 
 function maxPool2x2Grad(x: Float32Array, dy: Float32Array, dx: Float32Array,
   n: number, h: number, w: number, c: number, oh: number, ow: number): void {
-  if (oh * 2 !== h || ow * 2 !== w) dx.fill(0); // odd sizes leave a row/column outside every window
+  // A native memset, then one store per window; the selects below compile without branches,
+  // which matters because the position of a window's maximum is unpredictable.
+  dx.fill(0);
   const rowStride = w * c;
   let o = 0;
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
-      let p00 = (b * h + oy * 2) * rowStride;
-      for (let ox = 0; ox < ow; ox++) {
-        for (let ch = 0; ch < c; ch++, o++) {
-          const i00 = p00 + ch;
+      let i00 = (b * h + oy * 2) * rowStride;
+      for (let ox = 0; ox < ow; ox++, i00 += c) {
+        for (let ch = 0; ch < c; ch++, o++, i00++) {
           const i01 = i00 + c;
           const i10 = i00 + rowStride;
           const i11 = i10 + c;
-          const v00 = x[i00] as number;
+          // First maximum in row-major order, as the cpu backend (strict '>' keeps the earlier one).
+          let best = x[i00] as number;
+          let at = best > -Infinity ? i00 : -1;
           const v01 = x[i01] as number;
+          at = v01 > best ? i01 : at;
+          best = v01 > best ? v01 : best;
           const v10 = x[i10] as number;
-          const v11 = x[i11] as number;
-          const g = dy[o] as number;
-          let best = v00;
-          let which = 0;
-          if (v01 > best) { best = v01; which = 1; }
-          if (v10 > best) { best = v10; which = 2; }
-          if (v11 > best) { which = 3; }
-          dx[i00] = which === 0 ? g : 0;
-          dx[i01] = which === 1 ? g : 0;
-          dx[i10] = which === 2 ? g : 0;
-          dx[i11] = which === 3 ? g : 0;
+          at = v10 > best ? i10 : at;
+          best = v10 > best ? v10 : best;
+          at = (x[i11] as number) > best ? i11 : at;
+          if (at >= 0) dx[at] = dy[o] as number;
         }
-        p00 += 2 * c;
       }
     }
   }
 }
 
+function maxPoolGradGeneral(x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow,
+    strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  dx.fill(0);
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - info.padInfo.top;
+      const yLo = Math.max(0, y0);
+      const yHi = Math.min(h, y0 + fh);
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - info.padInfo.left;
+        const xLo = Math.max(0, x0);
+        const xHi = Math.min(w, x0 + fw);
+        for (let ch = 0; ch < c; ch++, o++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let iy = yLo; iy < yHi; iy++) {
+            for (let ix = xLo; ix < xHi; ix++) {
+              const i = ((b * h + iy) * w + ix) * c + ch;
+              const v = x[i] as number;
+              if (v > best) { best = v; at = i; }
+            }
+          }
+          if (at >= 0) dx[at] = (dx[at] as number) + (dy[o] as number);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Sum over leading axes (e.g. a conv layer's bias gradient: dy summed over batch, height and
+ * width) as one sequential JS pass with float64 accumulators. The shipped kernel first
+ * transposes the reduced axes innermost, which costs more than the sum itself. Other axis
+ * patterns use the shipped kernel.
+ */
+function makeSum(original: tf.KernelFunc | undefined): tf.KernelFunc {
+  return (args) => {
+    const backend = args.backend as BackendWasm;
+    const x = args.inputs.x as tf.TensorInfo;
+    const attrs = args.attrs as unknown as tf.SumAttrs;
+    const axes = tf.util.parseAxisParam(attrs.axis, x.shape).sort((a, b) => a - b);
+    const leading = x.dtype === 'float32' && axes.length > 0 && axes.length < x.shape.length &&
+      axes.every((axis, i) => axis === i);
+    if (!leading) {
+      if (original === undefined) throw new Error('Sum (wasm): unsupported reduction');
+      return original(args);
+    }
+    const k = axes.length;
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, k));
+    const inner = tf.util.sizeFromShape(x.shape.slice(k));
+    const outShape = attrs.keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k);
+    const out = backend.makeOutput(outShape, 'float32');
+    const values = heapF32(backend, x);
+    const acc = new Float64Array(inner);
+    for (let i = 0, base = 0; i < outer; i++, base += inner) {
+      for (let j = 0; j < inner; j++) acc[j] = (acc[j] as number) + (values[base + j] as number);
+    }
+    heapF32(backend, out).set(acc);
+    return out;
+  };
+}
+
 let registered = false;
-export const timing = { transpose: 0, fill: 0, matmul: 0 };
 
 /**
  * Registers the kernels above for the 'wasm' backend (idempotent). Call before training; the
@@ -242,7 +366,8 @@ export function registerWasmGradientKernels(): void {
   if (registered) return;
   replaceKernel('Conv2DBackpropFilter', () => conv2DBackpropFilter as tf.KernelFunc);
   replaceKernel('Conv2DBackpropInput', makeConv2DBackpropInput);
-  replaceKernel('MaxPoolGrad', makeMaxPoolGrad);
+  replaceKernel('MaxPoolGrad', () => maxPoolGrad as tf.KernelFunc);
+  replaceKernel('Sum', makeSum);
   registered = true;
 }
 

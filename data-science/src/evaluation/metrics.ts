@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Sample } from '../dataset/csv.js';
 import type { ImageSource } from '../dataset/image-source.js';
 import { streamBatches } from '../dataset/batches.js';
+import { crossEntropy } from '../training/loss.js';
 
 /** `matrix[t][p]` counts images of true class t predicted as class p. */
 export interface ConfusionMatrix {
@@ -61,7 +62,7 @@ export async function evaluateModel(
       const x = tf.tensor4d(batch.xs, [batch.size, size, size, 1]);
       const probs = model.predict(x) as tf.Tensor2D;
       const y = tf.oneHot(tf.tensor1d(batch.classes, 'int32'), labels.length).toFloat();
-      const ce = tf.metrics.categoricalCrossentropy(y, probs);
+      const ce = crossEntropy(y, probs);
       return [probs.argMax(-1), ce.sum()];
     });
     const pred = (await predicted.data()) as Int32Array;

@@ -33,6 +33,8 @@ export interface RunOptions {
   /** Seconds the whole run (kernel start included) may take; null for no limit. */
   totalTimeoutSec?: number | null;
   progress?: RunProgress;
+  /** Aborting interrupts the running cell and stops the run (a failed result, notebook written). */
+  signal?: AbortSignal;
 }
 
 export interface CellFailure {
@@ -195,6 +197,8 @@ export async function runNotebook(options: RunOptions): Promise<RunResult> {
     return fail({ cellIndex: -1, cellName: 'kernel', ename: 'KernelStartError', evalue: err.message });
   }
   const kernelStartMs = Date.now() - started;
+  const onAbort = (): void => kernel.interrupt();
+  options.signal?.addEventListener('abort', onAbort);
   progress.kernelReady(kernelStartMs);
 
   const steps = nb.cells.map((c, i) => ({ c, i })).filter(({ c }) => c.cell_type === 'code' && sourceText(c.source).trim() !== '');
@@ -208,13 +212,17 @@ export async function runNotebook(options: RunOptions): Promise<RunResult> {
       const timeoutSec = limits.length ? Math.max(0.001, Math.min(...limits)) : null;
       const totalLimitBinds = remainingSec !== null && timeoutSec === remainingSec;
       const cellStart = Date.now();
+      if (options.signal?.aborted) {
+        return fail({ cellIndex: -1, cellName: 'interrupted', ename: 'Interrupted', evalue: `stopped by ${String(options.signal.reason)} before ${describeCell(nb, i)}` },
+          undefined, kernelStartMs, cellsRun);
+      }
       progress.cellStarted(info);
 
       const run = kernel.execute(sourceText(cell.source), timeoutSec);
       cellOfRequest.set(run.requestId, cell);
       let result: ExecuteResult = await run.done;
       if (result.status === 'ok') {
-        const flush = kernel.execute(FLUSH_CODE, 10);
+        const flush = kernel.execute(FLUSH_CODE, 120); // generous: only a wedged kernel takes long
         cellOfRequest.set(flush.requestId, cell);
         const flushed = await flush.done;
         if (flushed.status === 'kernel_died') result = flushed;
@@ -240,10 +248,15 @@ export async function runNotebook(options: RunOptions): Promise<RunResult> {
       const error = result.status === 'timeout' || result.status === 'kernel_died'
         ? { output_type: 'error' as const, ...fallback, traceback: [fallback.evalue, ...(stderr ? withoutKernelFrames(stderr) : [])] }
         : errorFromStderr(stderr, fallback);
+      if (options.signal?.aborted) {
+        error.ename = 'Interrupted';
+        error.evalue = `stopped by ${String(options.signal.reason)} while this cell ran`;
+      }
       if (escaped) error.evalue += ' (an un-awaited promise rejected or a callback threw; await it so the failing cell is the one reported)';
       return fail({ cellIndex: i, cellName: describeCell(nb, i), ename: error.ename, evalue: error.evalue }, error, kernelStartMs, cellsRun);
     }
   } finally {
+    options.signal?.removeEventListener('abort', onAbort);
     progress.stop();
     await kernel.shutdown();
   }

@@ -77,6 +77,8 @@ export class KernelSession {
       // JUPYTER_PATH comes first in the kernel spec search, so this checkout's tslab is used.
       env: { ...process.env, JUPYTER_PATH: specDir, PYDEVD_DISABLE_FILE_VALIDATION: '1', PYTHONUNBUFFERED: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Own process group: a terminal's Ctrl+C reaches only the runner, which interrupts the cell itself.
+      detached: true,
     });
     const session = new KernelSession(child, specDir, onOutput);
     return session.waitReady();
@@ -137,6 +139,11 @@ export class KernelSession {
     const done = new Promise<ExecuteResult>((res) => this.pending.set(requestId, res));
     this.child.stdin.write(JSON.stringify({ op: 'execute', id: requestId, code, timeout: timeoutSec }) + '\n');
     return { requestId, done };
+  }
+
+  /** Interrupts the running cell (tslab rejects its pending await or breaks its loop). */
+  interrupt(): void {
+    if (!this.exited) this.child.stdin.write(JSON.stringify({ op: 'interrupt' }) + '\n');
   }
 
   /** Shuts the kernel down (draining late output first) and waits for the bridge to exit. */

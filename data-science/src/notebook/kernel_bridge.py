@@ -4,6 +4,7 @@ Run with Debian's /usr/bin/python3 (which has jupyter_client). The runner writes
 line on stdin and reads one event per line on stdout; everything else (logs) goes to stderr.
 
 Requests:  {"op": "execute", "id": <str>, "code": <str>, "timeout": <seconds or null>}
+           {"op": "interrupt"}   (interrupts the running cell: SIGINT to the kernel)
            {"op": "shutdown"}
 Events:    {"event": "ready", "kernel": <kernel_info>}
            {"event": "output", "id": <request id>, "output": <nbformat v4 output>}
@@ -65,6 +66,8 @@ class Bridge:
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=startup_timeout)
         self.request_of_msg = {}  # kernel msg_id -> runner request id
+        self.interrupt_requested = threading.Event()  # set by the stdin reader thread
+        self.runner_gone = threading.Event()  # stdin closed: the runner exited, stop whatever runs
 
     def forward_iopub(self, wait):
         """Forwards one iopub message if any arrives within `wait` seconds; returns it (or None)."""
@@ -90,6 +93,12 @@ class Bridge:
                 self.interrupt_after_timeout(msg_id)
                 emit({"event": "done", "id": request_id, "status": "timeout", "execution_count": None})
                 return
+            if self.runner_gone.is_set():
+                self.interrupt_after_timeout(msg_id)
+                return
+            if self.interrupt_requested.is_set():
+                self.interrupt_requested.clear()
+                self.km.interrupt_kernel()
             msg = self.forward_iopub(0.05)
             if msg is not None and msg["parent_header"].get("msg_id") == msg_id \
                     and msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
@@ -151,8 +160,14 @@ def main():
 
     def read_stdin():
         for line in sys.stdin:
-            if line.strip():
-                requests.put(json.loads(line))
+            if not line.strip():
+                continue
+            request = json.loads(line)
+            if request["op"] == "interrupt":
+                bridge.interrupt_requested.set()  # seen by the execute loop while a cell runs
+            else:
+                requests.put(request)
+        bridge.runner_gone.set()
         requests.put({"op": "shutdown"})  # the runner went away: stop the kernel too
 
     threading.Thread(target=read_stdin, daemon=True).start()

@@ -7,7 +7,8 @@
  * type-checks each value against it (a wrong type fails that cell, naming the parameter) and there is no
  * redeclaration; a `const` parameter cannot be overridden and is reported as such.
  */
-import ts from 'typescript';
+import { createRequire } from 'node:module';
+import type TS from 'typescript';
 import { type Cell, type CodeCell, type Notebook, NotebookInputError, hasTag, newCellId, sourceText } from './notebook-format.js';
 
 export const PARAMETERS_TAG = 'parameters';
@@ -31,10 +32,18 @@ export function parseParameterArg(arg: string): [string, ParameterValue] {
   }
 }
 
+let typescriptModule: typeof TS | undefined;
+/** Loaded only when parameters are given: loading the compiler costs ~0.3 s of CPU. */
+function typescript(): typeof TS {
+  typescriptModule ??= createRequire(__filename)('typescript') as typeof TS;
+  return typescriptModule;
+}
+
 export interface DeclaredParameter { name: string; kind: 'let' | 'const' | 'var' }
 
 /** The top-level variables the parameters cell declares, found with the TypeScript parser. */
 export function declaredParameters(source: string): DeclaredParameter[] {
+  const ts = typescript();
   const file = ts.createSourceFile('parameters.ts', source, ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
   const found: DeclaredParameter[] = [];
   for (const statement of file.statements) {

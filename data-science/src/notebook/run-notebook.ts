@@ -1,8 +1,9 @@
 /**
  * `npm run notebook:run -- <notebook.ipynb> [-p name=value ...] [-o executed.ipynb] [--timeout s] [--total-timeout s]`
- * Exit codes: 0 every cell ran; 1 a cell (or the kernel) failed; 2 bad command line or unreadable notebook.
+ * Exit codes: 0 every cell ran; 1 a cell (or the kernel) failed; 2 bad command line, parameters or notebook file;
+ * 130 interrupted (Ctrl+C / SIGTERM).
  */
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runNotebook } from './execute-notebook.js';
@@ -13,6 +14,7 @@ import { REPO_DIR } from './kernel-session.js';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
+const EXIT_INTERRUPTED = 130;
 
 function parseSeconds(name: string, value: unknown): number | null {
   if (value === undefined) return null;
@@ -38,13 +40,15 @@ async function main(argv: string[]): Promise<number> {
     .fail((msg, err) => { throw err ?? new NotebookInputError(msg); })
     .parseAsync();
 
-  const notebook = args.notebook!;
+  // npm runs scripts from the repository root; paths are meant relative to where the user typed the command.
+  const userDir = process.env['INIT_CWD'] ?? process.cwd();
+  const notebook = resolve(userDir, args.notebook!);
   const parameters = new Map<string, ParameterValue>();
   for (const p of args.p) {
     const [name, value] = parseParameterArg(p);
     parameters.set(name, value);
   }
-  const output = args.o ?? join(REPO_DIR, 'logs', basename(notebook).replace(/\.ipynb$/, '') + '.executed.ipynb');
+  const output = args.o ? resolve(userDir, args.o) : join(REPO_DIR, 'logs', basename(notebook).replace(/\.ipynb$/, '') + '.executed.ipynb');
   const result = await runNotebook({
     input: notebook,
     output,
@@ -52,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
     cellTimeoutSec: parseSeconds('timeout', args.timeout),
     totalTimeoutSec: parseSeconds('total-timeout', args['total-timeout']),
     progress: defaultProgress(),
+    signal: interruption.signal,
   });
   const total = `${(result.totalMs / 1000).toFixed(1)}s (kernel start ${(result.kernelStartMs / 1000).toFixed(1)}s)`;
   if (result.ok) {
@@ -62,17 +67,17 @@ async function main(argv: string[]): Promise<number> {
   console.error(`[notebook] FAILED ${f.cellIndex >= 0 ? `at ${f.cellName}` : `(${f.cellName})`}`);
   console.error(`[notebook] ${f.ename}: ${f.evalue}`);
   console.error(`[notebook] executed notebook with the error: ${result.outputPath}`);
+  if (f.ename === 'Interrupted') return EXIT_INTERRUPTED;
   return f.ename === 'ParameterError' ? EXIT_USAGE : EXIT_FAILED;
 }
 
-let exiting = false;
+/** First Ctrl+C/SIGTERM: interrupt the running cell, write the notebook, exit 130. Second: exit now. */
+const interruption = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  // The kernel bridge shares our process group and gets the signal too; it shuts the kernel down.
   process.on(signal, () => {
-    if (exiting) return;
-    exiting = true;
-    console.error(`[notebook] ${signal}: stopping the kernel`);
-    setTimeout(() => process.exit(130), 3000).unref();
+    if (interruption.signal.aborted) process.exit(130);
+    console.error(`[notebook] ${signal}: interrupting the running cell (again to quit at once)`);
+    interruption.abort(signal);
   });
 }
 

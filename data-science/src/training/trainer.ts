@@ -11,9 +11,10 @@ import { modelSpec, type ModelVersion } from '../models/architectures.js';
 import { evaluateModel, type EvaluationResult } from '../evaluation/metrics.js';
 import { trainingCurvesPng, type TrainingHistory } from '../plots/curves.js';
 import { confusionMatrixPng } from '../plots/confusion.js';
-import type { RunLogger } from './run-logger.js';
+import type { RunHandle } from '@ringcount/tracking';
 import { TrainingProgress } from './progress.js';
 import { setupBackendForTraining } from './backend.js';
+import { crossEntropy } from './loss.js';
 
 export const REGISTERED_MODEL = 'ring-counter';
 
@@ -69,7 +70,7 @@ export class TrainingDivergedError extends Error {
  * metrics, test metrics, plots, the model directory, registration and export. On any failure
  * (including NaN loss) the run is marked FAILED and the error rethrown.
  */
-export async function trainModel(opts: TrainOptions, run: RunLogger): Promise<TrainResult> {
+export async function trainModel(opts: TrainOptions, run: RunHandle): Promise<TrainResult> {
   const started = Date.now();
   const log = opts.log ?? console.log;
   try {
@@ -77,12 +78,12 @@ export async function trainModel(opts: TrainOptions, run: RunLogger): Promise<Tr
   } catch (err) {
     log(`run ${run.runId} FAILED: ${(err as Error).message}`);
     await run.setTags({ failure_reason: (err as Error).message.slice(0, 500) }).catch(() => undefined);
-    await run.end('FAILED');
+    await run.end('FAILED').catch((endErr: unknown) => log(`could not mark run ${run.runId} FAILED: ${(endErr as Error).message}`));
     throw err;
   }
 }
 
-async function trainTracked(opts: TrainOptions, run: RunLogger, log: (line: string) => void, started: number): Promise<TrainResult> {
+async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: string) => void, started: number): Promise<TrainResult> {
   const spec = modelSpec(opts.version);
   const seed = opts.seed ?? 42;
   const batchSize = opts.batchSize ?? 32;
@@ -106,7 +107,7 @@ async function trainTracked(opts: TrainOptions, run: RunLogger, log: (line: stri
     ...(data.provenance.generatorSeed !== undefined ? { generator_seed: String(data.provenance.generatorSeed) } : {}),
     'mlflow.note.content': `${opts.version}: ${spec.description}`,
   });
-  await run.logParams({
+  await run.logParams(definedOnly({
     version: opts.version,
     architecture: spec.architecture,
     epochs: opts.epochs,
@@ -128,12 +129,12 @@ async function trainTracked(opts: TrainOptions, run: RunLogger, log: (line: stri
     generator_seed: data.provenance.generatorSeed,
     backend,
     preprocessing: JSON.stringify(preprocessing),
-  });
+  }));
 
   const source = new ImageSource(preprocessing, opts.cacheEntries ?? 8192);
   const model = spec.build(opts.imageSize, data.labels.length, seed);
   const optimizer = tf.train.adam(opts.learningRate ?? spec.learningRate(0, opts.epochs));
-  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({ optimizer, loss: crossEntropy, metrics: ['accuracy'] });
   const progress = new TrainingProgress(log);
   const history: TrainingHistory = { trainLoss: [], trainAccuracy: [], valLoss: [], valAccuracy: [] };
   const batches = Math.ceil(train.length / batchSize);
@@ -252,7 +253,7 @@ async function trainTracked(opts: TrainOptions, run: RunLogger, log: (line: stri
       await writeFile(path.join(work, 'plots', 'confusion_matrix.json'), JSON.stringify(testResult.confusion));
       await writeFile(path.join(work, 'plots', 'history.json'), JSON.stringify(history));
       for (const f of ['training_curves.png', 'confusion_matrix.png', 'confusion_matrix.json', 'history.json']) {
-        await run.logArtifact(path.join(work, 'plots', f), `plots/${f}`);
+        await run.logArtifact(path.join(work, 'plots', f), 'plots');
       }
 
       const modelDir = path.join(work, 'model');
@@ -272,11 +273,11 @@ async function trainTracked(opts: TrainOptions, run: RunLogger, log: (line: stri
         runId: run.runId,
         metrics: { test_accuracy: testResult.accuracy, test_within_one: testResult.withinOne, test_mae: testResult.meanAbsoluteError },
       });
-      await run.logArtifactDir(modelDir, 'model');
+      await run.logArtifacts(modelDir, 'model');
 
       let registeredVersion: string | undefined;
       if (opts.register !== false) {
-        registeredVersion = await run.registerModel(REGISTERED_MODEL, 'model', { version_label: opts.version });
+        registeredVersion = (await run.client.registerModel(REGISTERED_MODEL, run, 'model', { version_label: opts.version })).version;
         log(`registered ${REGISTERED_MODEL} version ${registeredVersion} (version_label=${opts.version})`);
       }
       let exportedTo: string | undefined;
@@ -332,6 +333,10 @@ async function exportModelDir(modelDir: string, target: string): Promise<string>
   await rename(staging, abs);
   await rm(old, { recursive: true, force: true });
   return abs;
+}
+
+function definedOnly(record: Record<string, string | number | boolean | undefined>): Record<string, string | number | boolean> {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Record<string, string | number | boolean>;
 }
 
 function setLearningRate(optimizer: tf.Optimizer, rate: number): void {

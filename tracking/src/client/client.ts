@@ -28,7 +28,6 @@ export interface TrackingClientOptions {
   timeoutMs?: number;
 }
 
-type Query = Record<string, string | number | boolean | string[] | undefined>;
 
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
 const RETRY_NETWORK = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED']);

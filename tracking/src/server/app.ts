@@ -25,7 +25,6 @@ import {
   readParam,
   readRegistryTag,
   readTag,
-  requireInt,
   requireString,
   stringList,
   validateKey,

@@ -54,8 +54,15 @@ function tokenize(input: string): Token[] {
     if (c === "'" || c === '"' || c === '`') {
       let j = i + 1;
       let text = '';
-      while (j < input.length && input[j] !== c) {
-        // A doubled quote or a backslash escapes the quote character inside a string.
+      for (;;) {
+        if (j >= input.length) break;
+        // A doubled quote ('it''s') or a backslash escapes the quote character inside a string.
+        if (input[j] === c) {
+          if (input[j + 1] !== c) break;
+          text += c;
+          j += 2;
+          continue;
+        }
         if (input[j] === '\\' && j + 1 < input.length) {
           text += input[j + 1];
           j += 2;
@@ -95,7 +102,8 @@ function tokenize(input: string): Token[] {
     }
     const num = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?/.exec(input.slice(i));
     const prev = tokens[tokens.length - 1];
-    if (num && (prev === undefined || prev.t === 'op' || (prev.t === 'punct' && (prev.v === '(' || prev.v === ',')))) {
+    const afterComparatorWord = prev?.t === 'ident' && ['LIKE', 'ILIKE'].includes(prev.v.toUpperCase());
+    if (num && (prev === undefined || prev.t === 'op' || afterComparatorWord || (prev.t === 'punct' && (prev.v === '(' || prev.v === ',')))) {
       tokens.push({ t: 'number', v: Number(num[0]) });
       i += num[0].length;
       continue;

@@ -212,12 +212,13 @@ export function filterLiteral(value: string): string {
   return value.includes("'") ? `"${value.replace(/"/g, '\\"')}"` : `'${value}'`;
 }
 
-export async function searchModelVersions(name: string): Promise<ModelVersion[]> {
+export async function searchModelVersions(by: { name: string } | { runId: string }): Promise<ModelVersion[]> {
+  const filter = 'name' in by ? `name=${filterLiteral(by.name)}` : `run_id=${filterLiteral(by.runId)}`;
   const versions: ModelVersion[] = [];
   let pageToken: string | undefined;
   for (;;) {
     const r = await request<{ model_versions?: ModelVersion[]; next_page_token?: string }>('GET', 'model-versions/search', {
-      filter: `name=${filterLiteral(name)}`, max_results: 200, page_token: pageToken,
+      filter, max_results: 200, page_token: pageToken,
     });
     versions.push(...(r.model_versions ?? []));
     if (!r.next_page_token) break;

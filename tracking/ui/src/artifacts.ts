@@ -96,6 +96,12 @@ export function artifactBrowser(runId: string, artifactUri: string | undefined, 
         const objectUrl = URL.createObjectURL(blob);
         objectUrls.push(objectUrl);
         const img = h('img', { src: objectUrl, alt: file.path, 'data-testid': 'artifact-image' });
+        img.addEventListener('load', () => {
+          if (img.naturalWidth > 0 && img.naturalWidth < 160) {
+            img.style.width = `${img.naturalWidth * Math.floor(320 / img.naturalWidth)}px`;
+            img.classList.add('pixelated');
+          }
+        });
         img.addEventListener('error', () => replaceChildren(preview, head, errorBox(`${file.path} is not a valid ${ext.toUpperCase()} image.`)));
         replaceChildren(preview, head, img);
       } else if (TEXT_TYPES.has(ext) || ext === '') {

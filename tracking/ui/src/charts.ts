@@ -116,6 +116,9 @@ export function metricChart(title: string, series: MetricSeries[], mode: XAxisMo
     legend: { show: true, live: true },
     cursor: { drag: { x: true, y: false } },
   };
+  // uPlot draws after the constructor returns; its first draw hook tells what drawing cost (kept on the card for tests).
+  const drawStart = performance.now();
+  opts.hooks = { draw: [() => { card.dataset.drawMs ??= (performance.now() - drawStart).toFixed(1); }] };
   const chart = new uPlot(opts, data, plot);
   // Follow the card's width; uPlot redraws from its data on setSize.
   const observer = new ResizeObserver(() => {

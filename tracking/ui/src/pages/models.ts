@@ -67,7 +67,7 @@ export async function modelPage(ctx: PageContext, name: string): Promise<void> {
   let model: RegisteredModel;
   let versions: ModelVersion[];
   try {
-    [model, versions] = await Promise.all([getRegisteredModel(name), searchModelVersions(name)]);
+    [model, versions] = await Promise.all([getRegisteredModel(name), searchModelVersions({ name })]);
   } catch (e) {
     if (ctx.isCurrent()) replaceChildren(ctx.root, crumbs, h('h1', null, name), errorBox((e as Error).message));
     return;

@@ -1,10 +1,10 @@
 /** A run: overview, params, metrics (latest), tags, metric charts (step / time), artifacts. */
-import { getExperiment, getMetricHistory, getRun, runName, tagValue, type Metric, type Run } from '../api.js';
+import { getExperiment, getMetricHistory, getRun, runName, searchModelVersions, tagValue, type Metric, type ModelVersion, type Run } from '../api.js';
 import { artifactBrowser } from '../artifacts.js';
 import { metricChart, X_AXIS_OPTIONS, type ChartHandle, type XAxisMode } from '../charts.js';
 import { errorBox, h, keyValueTable, loading, replaceChildren, segmented, type Child } from '../dom.js';
 import { formatCount, formatDuration, formatNumber, formatTime } from '../format.js';
-import { link, type PageContext } from '../router.js';
+import { link, navigate, type PageContext } from '../router.js';
 
 /** The axis choice is remembered for the session, across runs and the compare view. */
 export const chartPrefs: { xAxis: XAxisMode } = { xAxis: 'step' };
@@ -44,9 +44,15 @@ export async function runPage(ctx: PageContext, runId: string): Promise<void> {
   replaceChildren(ctx.root, h('h1', null, 'Run'), loading('run'));
   let run: Run;
   let experimentName: string;
+  let registered: ModelVersion[];
   try {
     run = await getRun(runId);
-    experimentName = await getExperiment(run.info.experiment_id).then((e) => e.name, () => `#${run.info.experiment_id}`);
+    const experimentId = run.info.experiment_id;
+    // Both are extras: a failure leaves the run page usable.
+    [experimentName, registered] = await Promise.all([
+      getExperiment(experimentId).then((e) => e.name, () => `#${experimentId}`),
+      searchModelVersions({ runId }).catch(() => []),
+    ]);
   } catch (e) {
     if (ctx.isCurrent()) replaceChildren(ctx.root, h('div', { class: 'breadcrumbs' }, h('a', { href: '#/' }, 'Experiments')), h('h1', null, 'Run not found'), errorBox((e as Error).message));
     return;
@@ -69,6 +75,9 @@ export async function runPage(ctx: PageContext, runId: string): Promise<void> {
     ['User', info.user_id || tagValue(tags, 'mlflow.user') || '—'],
     ['Source', tagValue(tags, 'mlflow.source.name') ?? '—'],
     ['Artifact URI', h('span', { class: 'mono' }, info.artifact_uri ?? '—')],
+    ['Registered as', registered.length === 0 ? h('span', { class: 'muted' }, 'not registered') : h('span', { 'data-testid': 'registered-versions' },
+      registered.map((v) => h('span', { class: 'chip', 'data-model-version': `${v.name}/${v.version}` },
+        h('a', { href: link(['models', v.name]) }, `${v.name} v${v.version}`), (v.aliases ?? []).map((a) => ` @${a}`))))],
   ];
   const note = tagValue(tags, 'mlflow.note.content');
 
@@ -92,7 +101,9 @@ export async function runPage(ctx: PageContext, runId: string): Promise<void> {
 
   replaceChildren(ctx.root,
     h('div', { class: 'breadcrumbs' }, h('a', { href: '#/' }, 'Experiments'), ' › ', h('a', { href: link(['experiments', info.experiment_id]) }, experimentName), ' › ', name),
-    h('h1', { 'data-testid': 'run-name' }, name),
+    h('div', { class: 'toolbar', style: 'margin:0' },
+      h('h1', { 'data-testid': 'run-name', style: 'margin:4px 0 12px' }, name), h('span', { class: 'spacer' }),
+      h('button', { type: 'button', title: 'Reload this run from the server', onclick: () => navigate(location.hash) }, 'Refresh')),
     note ? h('p', { class: 'panel wrap' }, note) : null,
     h('div', { class: 'grid-2' },
       h('section', { class: 'panel' }, h('h2', null, 'Overview'), h('dl', { class: 'overview' }, overviewRows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]))),
@@ -132,6 +143,7 @@ export async function runPage(ctx: PageContext, runId: string): Promise<void> {
 
   if (keys.length === 0) return;
   chartsStatus.textContent = `Loading the history of ${keys.length} metric${keys.length === 1 ? '' : 's'}…`;
+  const fetchStart = performance.now();
   try {
     histories = await fetchHistories(keys.map((key) => ({ runId: info.run_id, key })), (n) => {
       if (ctx.isCurrent()) chartsStatus.textContent = `Loading metric history… ${formatCount(n)} points`;
@@ -142,6 +154,10 @@ export async function runPage(ctx: PageContext, runId: string): Promise<void> {
   }
   if (!ctx.isCurrent()) return;
   const total = [...histories.values()].reduce((n, hs) => n + hs.length, 0);
-  chartsStatus.textContent = `${formatCount(total)} points. Drag across a chart to zoom, double-click to reset.`;
+  const fetchSeconds = ((performance.now() - fetchStart) / 1000).toFixed(2);
+  const drawStart = performance.now();
   drawCharts();
+  const drawSeconds = ((performance.now() - drawStart) / 1000).toFixed(2);
+  chartsStatus.dataset.fetchMs = String(Math.round(performance.now() - fetchStart));
+  chartsStatus.textContent = `${formatCount(total)} points loaded in ${fetchSeconds} s, drawn in ${drawSeconds} s. Drag across a chart to zoom, double-click to reset.`;
 }

@@ -84,6 +84,7 @@ export async function runsPage(ctx: PageContext, experimentId: string): Promise<
     filterInput,
     h('button', { type: 'submit', class: 'primary' }, 'Search'),
     filter ? h('button', { type: 'button', onclick: () => go({ filter: '' }) }, 'Clear') : null,
+    h('button', { type: 'button', title: 'Reload the runs from the server', onclick: () => navigate(location.hash) }, 'Refresh'),
     h('label', { class: 'muted' }, 'Rows ',
       h('select', { 'aria-label': 'Rows per page', onchange: (ev) => go({ max: Number((ev.target as HTMLSelectElement).value) }) },
         sizeOptions.map((n) => h('option', { value: n, selected: n === pageSize }, String(n))))));
