@@ -248,6 +248,14 @@ describe('ingest CLI', () => {
     expectOneLineError(failing(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('[]', 'utf16le')])), 'UTF-16');
   });
 
+  it('refuses to write its outputs over the data folder', () => {
+    const data = copyDir(dataLoc, 'cli-same-folder');
+    const before = folderHashes(data);
+    const result = runCli('ingest', ['--data_loc', data, '--output_path', data, '--dlq', path.join(tempDir('cli-same-dlq'), 'dlq.log'), '--log_level', 'warn']);
+    expectOneLineError(result, 'is the data folder itself');
+    expect(folderHashes(data)).to.deep.equal(before);
+  });
+
   it('fails clearly on unknown flags and bad flag values', () => {
     expectOneLineError(failing('[]', ['--colour', 'red']), 'Unknown argument');
     expectOneLineError(failing('[]', ['--image_check', 'pixels']), 'image_check');

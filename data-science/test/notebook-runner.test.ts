@@ -91,6 +91,7 @@ describe('notebook:run (real tslab kernel)', function () {
     unawaited: ['unawaited', []],
     wrongType: ['parameters', ['-p', 'epochs=many']],
     hangs: ['hangs', ['--timeout', '2']],
+    exits: ['kernel-exits', []],
     unknownParam: ['parameters', ['-p', 'learningRate=0.1']],
     missing: ['no-such-notebook', []],
   };
@@ -191,6 +192,12 @@ describe('notebook:run (real tslab kernel)', function () {
   it('interrupts a cell that exceeds --timeout', () => {
     const r = run('hangs');
     expectFailureAt(r, 'c1', /^CellTimeoutError$/, /did not finish within 2s/);
+  });
+
+  it('fails when the kernel process dies in a cell', () => {
+    const r = run('exits');
+    // Not asserted: the cell's last output, which a dying kernel may not have sent.
+    expectFailureAt(r, 'c1', /^KernelDied$/, /kernel process exited while running this cell/);
   });
 
   it('rejects an unknown parameter, naming the known ones, before starting a kernel', () => {

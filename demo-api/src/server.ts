@@ -62,7 +62,7 @@ export async function startApi(overrides: Partial<ApiConfig> = {}): Promise<Runn
   let timer: NodeJS.Timeout | undefined;
   const poll = (): void => {
     timer = setTimeout(() => {
-      manager.syncWithRegistry().finally(() => {
+      void manager.syncWithRegistry().finally(() => {
         if (!stopped) poll();
       });
     }, config.pollIntervalMs);

@@ -1,4 +1,4 @@
-import { startTrackingServer } from '@ringcount/tracking/dist/src/server/start.js';
+import { startTrackingServer } from '@ringcount/tracking';
 import { selectBackend } from '@ringcount/model-core';
 import { execFile } from 'node:child_process';
 import http from 'node:http';

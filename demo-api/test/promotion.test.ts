@@ -127,7 +127,7 @@ describe('demo-api: registry down', function () {
   });
   after(async () => world.cleanup());
 
-  it('starts and serves from the local cache when the tracking server is down, then follows it again', async () => {
+  it('starts and serves from the local cache when the tracking server is down', async () => {
     const first = await world.startApi({ engine: 'in-process' });
     expect((await uploadImage(`${first.url}/predict/`, await compoundPng())).body).to.include({ version: 'v2' });
     await first.close();

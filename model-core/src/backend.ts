@@ -39,8 +39,11 @@ export async function setupBackend(
   preferred: BackendName | undefined = envBackend(), options: BackendOptions = {},
 ): Promise<BackendSetup> {
   const order: BackendName[] = preferred ? [preferred] : ['tensorflow', 'wasm', 'cpu'];
+  // Read before trying backends so a bad setting is reported, not mistaken for a missing backend.
+  const wasmThreads = options.wasmThreads ?? envThreads() ?? os.cpus().length;
+  if (!Number.isInteger(wasmThreads) || wasmThreads < 1) throw new Error(`wasmThreads=${wasmThreads} is not a positive integer`);
   for (const name of order) {
-    const setup = await trySetup(name, options);
+    const setup = await trySetup(name, wasmThreads);
     if (setup) return setup;
   }
   throw new Error(`TF.js backend '${order.join(', ')}' is not available here`);
@@ -61,7 +64,7 @@ function envThreads(): number | undefined {
   return n;
 }
 
-async function trySetup(name: BackendName, options: BackendOptions): Promise<BackendSetup | undefined> {
+async function trySetup(name: BackendName, wasmThreads: number): Promise<BackendSetup | undefined> {
   if (tf.getBackend() === name && name !== 'wasm') return { backend: name, threads: name === 'cpu' ? 1 : os.cpus().length };
   try {
     if (name === 'tensorflow') {
@@ -70,7 +73,7 @@ async function trySetup(name: BackendName, options: BackendOptions): Promise<Bac
       if ((await tf.setBackend(name)) && tf.getBackend() === name) return { backend: name, threads: os.cpus().length };
       return undefined;
     }
-    if (name === 'wasm') return await setupWasm(options);
+    if (name === 'wasm') return await setupWasm(wasmThreads);
     if ((await tf.setBackend(name)) && tf.getBackend() === name) return { backend: name, threads: 1 };
     return undefined;
   } catch {
@@ -82,7 +85,7 @@ type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 
 let wasmSetup: BackendSetup | undefined;
 
-async function setupWasm(options: BackendOptions): Promise<BackendSetup | undefined> {
+async function setupWasm(wanted: number): Promise<BackendSetup | undefined> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily: importing it registers the backend
   const wasm = require('@tensorflow/tfjs-backend-wasm') as WasmModule;
   if (wasmSetup !== undefined && tf.findBackend('wasm') !== null) {
@@ -91,7 +94,6 @@ async function setupWasm(options: BackendOptions): Promise<BackendSetup | undefi
   }
   const distDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
   wasm.setWasmPaths(distDir + path.sep);
-  const wanted = options.wasmThreads ?? envThreads() ?? os.cpus().length;
   let threadsNote: string | undefined;
   let ok: boolean;
   if (wanted > 1) {

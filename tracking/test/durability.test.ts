@@ -130,7 +130,7 @@ describe('reliability: processes, SIGKILL and the CLI', function () {
       }
     };
     await Promise.all([batchLoop(), batchLoop(), batchLoop(), singleLoop(0), singleLoop(1)]);
-    await once(first.child, 'exit').catch(() => undefined);
+    if (first.child.exitCode === null && first.child.signalCode === null) await once(first.child, 'exit');
     expect(killed).to.equal(true);
 
     const second = await startCli(['--port', '0', '--db', db, '--artifacts-root', art]);
@@ -149,8 +149,9 @@ describe('reliability: processes, SIGKILL and the CLI', function () {
       for (const [id, count] of pointsPerBatch) expect(count, `batch ${id}`).to.equal(batchSize);
       expect(ackedBatches.length + ackedSingles.length).to.be.at.least(killAfter);
     } finally {
+      const exited = once(second.child, 'exit');
       second.child.kill('SIGTERM');
-      await once(second.child, 'exit');
+      await exited;
     }
   });
 
@@ -169,14 +170,16 @@ describe('reliability: processes, SIGKILL and the CLI', function () {
     expect(clashOut).to.contain(`Port ${port}`);
     expect(clashOut).to.contain('already in use');
 
+    const serverExit = once(server.child, 'exit');
     server.child.kill('SIGTERM');
-    const [code] = (await once(server.child, 'exit')) as [number];
+    const [code] = (await serverExit) as [number];
     expect(code).to.equal(0);
     expect(server.output()).to.contain('SIGTERM received');
 
     const again = await startCli(['--port', '0', '--db', db, '--artifacts-root', join(dir, 'cli-art')]);
+    const againExit = once(again.child, 'exit');
     again.child.kill('SIGINT');
-    expect(((await once(again.child, 'exit')) as [number])[0]).to.equal(0);
+    expect(((await againExit) as [number])[0]).to.equal(0);
 
     const badPort = spawn(process.execPath, [CLI, '--port', '70000'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let badOut = '';

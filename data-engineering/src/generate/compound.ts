@@ -84,9 +84,11 @@ export async function generateCompound(
   seed: number,
   index: number,
   options: RenderOptions = { compact: false },
+  /** Redraw number: > 0 when an earlier draw for this index duplicated another compound. */
+  redraw = 0,
 ): Promise<GeneratedCompound> {
   const target = targetRingCount(seed, index);
-  const rng = new Random(seed, index);
+  const rng = new Random(seed, redraw === 0 ? index : index + redraw * 0x3c6ef372);
   for (let attempt = 0; attempt < 200; attempt++) {
     const smiles = buildMolecule(rng, catalogue, target);
     if (smiles === undefined) continue;

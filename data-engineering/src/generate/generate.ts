@@ -94,53 +94,90 @@ async function rdkitVersion(): Promise<string> {
   return (await loadRDKit()).version();
 }
 
-/** Fans index chunks out to worker threads and collects the records in index order. */
+/**
+ * Renders every index on worker threads, then redraws later copies of a structure that came out
+ * twice (small molecules can), so every compound is unique. Duplicates are found in index order,
+ * which keeps the result independent of how the work was split.
+ */
 async function renderAll(options: GenerateOptions, imagesDir: string, workerCount: number): Promise<CompoundRecord[]> {
-  const records: (CompoundRecord | undefined)[] = new Array<CompoundRecord | undefined>(options.count);
   if (options.count === 0) return [];
-  const progress = startProgress({ label: 'generate', total: options.count, log: options.log ?? ((l) => console.error(l)), tty: options.tty });
-  let next = 0;
-  const workers: Worker[] = [];
+  const records: (CompoundRecord | undefined)[] = new Array<CompoundRecord | undefined>(options.count);
+  const log = options.log ?? ((line: string) => console.error(line));
+  const setup: WorkerSetup = { seed: options.seed, imagesDir, compact: options.compact === true };
+  const workers = Array.from({ length: workerCount }, () => new Worker(path.join(__dirname, 'worker.js'), { workerData: setup }));
   try {
-    await new Promise<void>((resolve, reject) => {
-      let finished = 0;
-      const setup: WorkerSetup = { seed: options.seed, imagesDir, compact: options.compact === true };
-      const sendWork = (worker: Worker): boolean => {
-        if (next >= options.count) return false;
-        const indices: number[] = [];
-        for (; next < options.count && indices.length < CHUNK; next++) indices.push(next);
-        worker.postMessage({ indices } satisfies WorkerRequest);
-        return true;
-      };
-      for (let w = 0; w < workerCount; w++) {
-        const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: setup });
-        workers.push(worker);
-        worker.on('message', (reply: WorkerReply) => {
-          if (reply.kind === 'failed') {
-            reject(new Error(`generator worker failed: ${reply.message}`));
-            return;
-          }
-          if (reply.kind === 'done') {
-            for (const { index, record } of reply.records) records[index] = record;
-            progress.increment(reply.records.length);
-          }
-          if (!sendWork(worker)) {
-            finished++;
-            if (finished === workerCount) resolve();
-          }
+    await Promise.all(workers.map(whenReady));
+    let items = Array.from({ length: options.count }, (_, index) => ({ index, redraw: 0 }));
+    for (let round = 0; items.length > 0; round++) {
+      if (round > 20) throw new Error(`could not make ${items.length} compounds unique`);
+      const progress = startProgress({ label: round === 0 ? 'generate' : 'generate (redraw duplicates)', total: items.length, log, tty: options.tty });
+      try {
+        await runOnWorkers(workers, items, (index, record) => {
+          records[index] = record;
+          progress.increment();
         });
-        worker.on('error', reject);
-        worker.on('exit', (code) => {
-          if (code !== 0) reject(new Error(`generator worker exited with code ${code}`));
-        });
+      } finally {
+        progress.stop();
       }
-    });
+      const seen = new Set<string>();
+      items = [];
+      records.forEach((record, index) => {
+        if (record === undefined) throw new Error(`compound ${index} was not generated`);
+        if (seen.has(record.smiles)) items.push({ index, redraw: round + 1 });
+        seen.add(record.smiles);
+      });
+    }
   } finally {
-    progress.stop();
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  return records.map((record, i) => {
-    if (record === undefined) throw new Error(`compound ${i} was not generated`);
-    return record;
+  return records as CompoundRecord[];
+}
+
+/** Sends the items to the workers in chunks, each worker taking the next chunk when it is done. */
+function runOnWorkers(workers: Worker[], items: { index: number; redraw: number }[], onRecord: (index: number, record: CompoundRecord) => void): Promise<void> {
+  let next = 0;
+  let idle = 0;
+  return new Promise<void>((resolve, reject) => {
+    const cleanup = (): void => {
+      for (const worker of workers) worker.removeAllListeners('message').removeAllListeners('error').removeAllListeners('exit');
+    };
+    const fail = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    const sendWork = (worker: Worker): void => {
+      if (next >= items.length) {
+        if (++idle === workers.length) {
+          cleanup();
+          resolve();
+        }
+        return;
+      }
+      worker.postMessage({ items: items.slice(next, next + CHUNK) } satisfies WorkerRequest);
+      next += CHUNK;
+    };
+    for (const worker of workers) {
+      worker.on('message', (reply: WorkerReply) => {
+        if (reply.kind === 'failed') return fail(new Error(`generator worker failed: ${reply.message}`));
+        if (reply.kind === 'done') for (const { index, record } of reply.records) onRecord(index, record);
+        sendWork(worker);
+      });
+      worker.on('error', fail);
+      worker.on('exit', (code) => fail(new Error(`generator worker exited with code ${code}`)));
+    }
+    for (const worker of workers) sendWork(worker);
+  });
+}
+
+/** Resolves once the worker has loaded RDKit and its catalogue. */
+function whenReady(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onMessage = (reply: WorkerReply): void => {
+      worker.off('error', reject);
+      if (reply.kind === 'ready') resolve();
+      else reject(new Error(`generator worker failed to start: ${reply.kind === 'failed' ? reply.message : reply.kind}`));
+    };
+    worker.once('message', onMessage);
+    worker.once('error', reject);
   });
 }

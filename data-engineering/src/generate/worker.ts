@@ -15,7 +15,7 @@ export interface WorkerSetup {
   compact: boolean;
 }
 
-export type WorkerRequest = { indices: number[] };
+export type WorkerRequest = { items: { index: number; redraw: number }[] };
 export type WorkerReply =
   | { kind: 'ready' }
   | { kind: 'done'; records: { index: number; record: CompoundRecord }[] }
@@ -33,8 +33,8 @@ async function main(): Promise<void> {
     void (async () => {
       try {
         const records: { index: number; record: CompoundRecord }[] = [];
-        for (const index of request.indices) {
-          const compound = await generateCompound(rdkit, catalogue, setup.seed, index, { compact: setup.compact });
+        for (const { index, redraw } of request.items) {
+          const compound = await generateCompound(rdkit, catalogue, setup.seed, index, { compact: setup.compact }, redraw);
           await fs.promises.writeFile(path.join(setup.imagesDir, `${compound.record.compound_id}.png`), compound.png);
           records.push({ index, record: compound.record });
         }

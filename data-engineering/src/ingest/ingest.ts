@@ -67,6 +67,8 @@ export interface IngestSummary {
   rejectedByReason: Record<RejectReason, number>;
   uniqueImages: number;
   seconds: number;
+  /** CPU time of the whole process (all threads) during the ingest: robust to a busy machine. */
+  cpuSeconds: number;
   recordsPerSecond: number;
   peakRssMb: number;
   digest: string;
@@ -111,11 +113,17 @@ const silentLogger: Logger = { debug: () => undefined, info: () => undefined, wa
  */
 export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const started = performance.now();
+  const cpuAtStart = process.cpuUsage();
   const log = options.log ?? silentLogger;
   const mode = options.imageCheck ?? 'full';
   const dataRoot = fs.existsSync(options.dataLoc) ? fs.realpathSync(options.dataLoc) : path.resolve(options.dataLoc);
   const input = path.join(options.dataLoc, options.fileName);
   const inputSize = checkInputFile(input);
+  const outputRoot = fs.existsSync(options.outputPath) ? fs.realpathSync(options.outputPath) : path.resolve(options.outputPath);
+  if (outputRoot === dataRoot) {
+    // Replacing images/ there would delete the raw images of every rejected record.
+    throw new InputError(`--output_path ${options.outputPath} is the data folder itself; choose another folder`);
+  }
   const validator = loadRecordValidator(options.schemaPath ?? path.join(options.dataLoc, 'schema.json'));
   if (validator.warning !== undefined) log.warn(validator.warning);
   log.info(`ingest: ${input} (${(inputSize / 1e6).toFixed(1)} MB), schema ${validator.source}, image checks: ${mode}`);
@@ -310,6 +318,10 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     rejectedByReason: counts,
     uniqueImages: imageHashes.size,
     seconds,
+    cpuSeconds: (() => {
+      const cpu = process.cpuUsage(cpuAtStart);
+      return (cpu.user + cpu.system) / 1e6;
+    })(),
     recordsPerSecond: records / seconds,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     digest,

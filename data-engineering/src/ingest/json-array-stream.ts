@@ -32,6 +32,7 @@ export class JsonArraySplitter {
   private expectValue = false;
   private elementCount = 0;
   private carry: Buffer[] = [];
+  private batch: { start: number; end: number; row: number }[] = [];
   private inElement = false;
   private depth = 0;
   private inString = false;
@@ -45,6 +46,7 @@ export class JsonArraySplitter {
   /** Feeds the next chunk; returns the elements completed in it, parsed. */
   push(chunk: Buffer): unknown[] {
     const out: unknown[] = [];
+    this.batch = [];
     let elementStart = this.inElement ? 0 : -1;
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i] as number;
@@ -58,11 +60,11 @@ export class JsonArraySplitter {
         else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
           if (this.depth === 0) {
             if (c === CLOSE_BRACE) throw this.error(`unexpected '}'`, i);
-            out.push(this.finishElement(chunk, elementStart, i));
+            this.finishElement(chunk, elementStart, i, out);
             this.ended = true;
           } else this.depth--;
         } else if (c === COMMA && this.depth === 0) {
-          out.push(this.finishElement(chunk, elementStart, i));
+          this.finishElement(chunk, elementStart, i, out);
           this.expectValue = true;
         }
         continue;
@@ -93,6 +95,7 @@ export class JsonArraySplitter {
       }
     }
     if (this.inElement) this.carry.push(chunk.subarray(Math.max(elementStart, 0)));
+    this.parseBatch(chunk, out);
     this.offset += chunk.length;
     return out;
   }
@@ -130,16 +133,51 @@ export class JsonArraySplitter {
     if (!this.ended) throw this.error(`the file ends before the array's closing ']' (truncated?)`, 0);
   }
 
-  private finishElement(chunk: Buffer, start: number, end: number): unknown {
-    const part = chunk.subarray(Math.max(start, 0), end);
-    const bytes = this.carry.length === 0 ? part : Buffer.concat([...this.carry, part]);
-    this.carry = [];
+  /**
+   * An element that began in an earlier chunk is parsed on its own; elements wholly inside this
+   * chunk are queued and parsed together by parseBatch.
+   */
+  private finishElement(chunk: Buffer, start: number, end: number, out: unknown[]): void {
     this.inElement = false;
     const row = this.elementCount++;
+    if (this.carry.length === 0) {
+      this.batch.push({ start, end, row });
+      return;
+    }
+    const bytes = Buffer.concat([...this.carry, chunk.subarray(0, end)]);
+    this.carry = [];
+    out.push(this.parseOne(bytes, row, 0));
+  }
+
+  /**
+   * Elements inside one chunk are separated only by commas and whitespace, so the bytes from the
+   * first one's start to the last one's end, wrapped in [ ], are a JSON array: one JSON.parse call
+   * for the whole chunk instead of one per record (about twice as fast). If that fails, each element
+   * is parsed alone to name the bad record.
+   */
+  private parseBatch(chunk: Buffer, out: unknown[]): void {
+    const first = this.batch[0];
+    const last = this.batch[this.batch.length - 1];
+    if (first === undefined || last === undefined) return;
+    let parsed: unknown[] | undefined;
+    try {
+      parsed = JSON.parse(`[${chunk.toString('utf8', first.start, last.end)}]`) as unknown[];
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed !== undefined && parsed.length === this.batch.length) {
+      for (const value of parsed) out.push(value);
+    } else {
+      for (const { start, end, row } of this.batch) out.push(this.parseOne(chunk.subarray(start, end), row, start));
+    }
+    this.batch = [];
+  }
+
+  private parseOne(bytes: Buffer, row: number, at: number): unknown {
     try {
       return JSON.parse(bytes.toString('utf8'));
     } catch (error) {
-      throw this.error(`record ${row} is not valid JSON (${(error as Error).message})`, start < 0 ? 0 : start);
+      throw this.error(`record ${row} is not valid JSON (${(error as Error).message})`, at);
     }
   }
 

@@ -11,9 +11,12 @@ export interface AugmentConfig {
   rotate: boolean;
   /** Mirror horizontally with probability 0.5 (a vertical flip is a horizontal flip plus 180°). */
   flip: boolean;
-  /** Uniform zoom factor range, e.g. [0.85, 1.1]. */
+  /**
+   * Uniform zoom factor range, e.g. [0.8, 1]. The zoom is further shrunk so the rotated square frame
+   * fits inside the output: a rotation must never cut rings off (that would make the label wrong).
+   */
   scale: [number, number];
-  /** Largest shift as a fraction of the side, e.g. 0.06. */
+  /** Largest shift as a fraction of the side, e.g. 0.06; limited to the margin the zoom leaves. */
   translate: number;
   /** Probability of thickening strokes (other renderers draw heavier lines). */
   thicken: number;
@@ -24,10 +27,10 @@ export interface AugmentConfig {
 export const depictionAugmentation = (): AugmentConfig => ({
   rotate: true,
   flip: true,
-  scale: [0.85, 1.1],
+  scale: [0.8, 1],
   translate: 0.06,
   thicken: 0.3,
-  intensity: [0.75, 1],
+  intensity: [0.85, 1],
 });
 
 /** Returns a new `size×size` image; the input is not modified. Output stays within [0, 1]. */
@@ -35,11 +38,14 @@ export function augmentImage(src: Float32Array, size: number, cfg: AugmentConfig
   if (src.length !== size * size) throw new RangeError(`augmentImage: expected ${size * size} pixels, got ${src.length}`);
   const angle = cfg.rotate ? uniform(rng, 0, 2 * Math.PI) : 0;
   const mirror = cfg.flip && rng() < 0.5 ? -1 : 1;
-  const zoom = uniform(rng, cfg.scale[0], cfg.scale[1]);
-  const tx = uniform(rng, -cfg.translate, cfg.translate) * size;
-  const ty = uniform(rng, -cfg.translate, cfg.translate) * size;
+  const fitRotated = 1 / (Math.abs(Math.cos(angle)) + Math.abs(Math.sin(angle)));
+  const zoom = uniform(rng, cfg.scale[0], cfg.scale[1]) * Math.min(1, fitRotated);
+  // Shift only within the margin the zoom leaves (when zoom < 1), so nothing leaves the frame.
+  const maxShift = Math.min(cfg.translate, Math.max(0, (1 - zoom * (Math.abs(Math.cos(angle)) + Math.abs(Math.sin(angle)))) / 2));
+  const tx = uniform(rng, -maxShift, maxShift) * size;
+  const ty = uniform(rng, -maxShift, maxShift) * size;
   const gain = uniform(rng, cfg.intensity[0], cfg.intensity[1]);
-  const thicken = rng() < cfg.thicken ? uniform(rng, 0.3, 0.7) : 0;
+  const thicken = rng() < cfg.thicken ? uniform(rng, 0.3, 0.6) : 0;
 
   // Inverse mapping: for each output pixel find where it comes from in the source.
   const c = (size - 1) / 2;

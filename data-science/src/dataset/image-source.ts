@@ -40,3 +40,19 @@ export class ImageSource {
     return this.cache.size;
   }
 }
+
+const shared = new Map<string, ImageSource>();
+
+/**
+ * One ImageSource per preprocessing config in this process, so training v1 then v2 in the same
+ * notebook decodes each image once. Still bounded: the cache keeps at most `cacheEntries` images.
+ */
+export function sharedImageSource(config: PreprocessConfig, cacheEntries: number): ImageSource {
+  const key = JSON.stringify(config);
+  let source = shared.get(key);
+  if (!source || source.cacheEntries !== cacheEntries) {
+    source = new ImageSource(config, cacheEntries);
+    shared.set(key, source);
+  }
+  return source;
+}

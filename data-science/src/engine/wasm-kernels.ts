@@ -44,10 +44,11 @@ function requireChannelsLast(kernel: string, dataFormat: unknown): void {
 /**
  * Conv2DBackpropFilter: dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·s+kh−top, ow·s+kw−left, ci] · dy[n,oh,ow,co].
  *
- * Written as one matrix product A·B with A = patches [KH·KW·Cin, M] and B = dy as [M, Cout]. The
- * product's [KH·KW·Cin, Cout] layout is exactly the filter layout, and BatchMatMul with batch 1
- * and no transposes runs on XNNPACK's fully-connected operator (the rows of A are its "batch").
- * (A convolution with dy as a 64×64 "kernel" computes the same thing but is a poor shape for XNNPACK.)
+ * Written as a matrix product A·B with A = patches [KH·KW·Cin, M] and B = dy as [M, Cout]
+ * (M = N·OH·OW) through the backend's BatchMatMul, which runs on XNNPACK's fully-connected
+ * operator for batch 1 without transposes (the rows of A are its "batch"); the product's
+ * [KH·KW·Cin, Cout] layout is exactly the filter layout. (A convolution with dy as a 64×64
+ * "kernel" computes the same thing but is a poor shape for XNNPACK.)
  */
 function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
@@ -59,9 +60,8 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad,
     attrs.dimRoundingMode, false, 'channelsLast');
-  const [patches, dyRows] = info.strideHeight === 1 && info.strideWidth === 1
-    ? patchesOnPaddedGrid(backend, x, dy, info)
-    : patchesByGather(backend, x, dy, info);
+  if (info.strideHeight === 1 && info.strideWidth === 1) return filterGradOnPaddedGrid(backend, x, dy, info);
+  const [patches, dyRows] = patchesByGather(backend, x, dy, info);
   const product = callWasmKernel('BatchMatMul', {
     inputs: { a: patches, b: dyRows }, backend, attrs: { transposeA: false, transposeB: false },
   });
@@ -72,46 +72,75 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   return dw;
 }
 
+/** Bytes of A- and B-blocks per product, so both stay in the CPU's L2 cache while XNNPACK re-reads them. */
+export const blockBytes = { value: Number(process.env.FGB ?? (1 << 20)) };
+
 /**
- * Stride 1: work on the zero-padded input grid (Hp×Wp = output size + kernel − 1) and pad dy with
- * zeros to the same grid (bottom/right). Then the patch row for (kh, kw, ci) is the padded image
- * plane of channel ci read from flat offset kh·Wp+kw — one contiguous copy of M' = N·Hp·Wp values
- * — because every position where dy is non-zero reads inside its own image, and the others are
- * multiplied by dy = 0. A few % more multiply-adds than M = N·OH·OW, but no per-element gather.
+ * Stride 1. Works on the zero-padded input grid (Hp×Wp = output size + kernel − 1) with dy
+ * zero-padded to the same grid (bottom/right): then the patch row for (kh, kw, ci) is the padded
+ * image plane of channel ci read from flat offset kh·Wp+kw — a contiguous copy, no gather —
+ * because every position where dy is non-zero reads inside its own image and the others are
+ * multiplied by 0 (a few % more multiply-adds than M = N·OH·OW).
+ *
+ * The reduction over M' = N·Hp·Wp (10⁴–10⁵) is split into blocks whose A and B parts fit in L2:
+ * XNNPACK's fully-connected kernels re-read B once per few rows of A and A once per few columns
+ * of B over the whole reduction, so one product over all of M' is bound by memory bandwidth.
+ * Block products are summed in float64.
  */
-function patchesOnPaddedGrid(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo,
-  info: tf.backend_util.Conv2DInfo): [tf.TensorInfo, tf.TensorInfo] {
+function filterGradOnPaddedGrid(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: cin, outHeight: oh, outWidth: ow, outChannels: cout,
     filterHeight: kh, filterWidth: kw } = info;
   const { top, left } = info.padInfo;
   const hp = oh + kh - 1;
   const wp = ow + kw - 1;
-  const plane = hp * wp;
-  const mp = n * plane;
-  // x as [Cin·N, H, W] planes, zero-padded to Hp×Wp, plus one zero plane of slack at the end
-  // (the last channel's shifted reads run past its block by at most (kh−1)·Wp + kw−1 < plane).
-  // (Padding by row copies: the shipped PadV2 is several times slower than memcpy.)
+  const mp = n * hp * wp;
+  const rows = kh * kw * cin;
+  // x as [Cin·N] planes zero-padded to Hp×Wp, plus one zero plane of slack at the end (the last
+  // channel's shifted reads run past its block by at most (kh−1)·Wp + kw−1 < Hp·Wp). Padding is
+  // done with row copies: the shipped PadV2 is several times slower than memcpy.
   const xT = callWasmKernel('Transpose', { inputs: { x }, backend, attrs: { perm: [3, 0, 1, 2] } });
   const xPadded = backend.makeOutput([cin * n + 1, hp, wp], 'float32');
   padPlanes(heapF32(backend, xT), heapF32(backend, xPadded), cin * n, h, w, hp, wp, top, left);
   backend.disposeData(xT.dataId);
-  const patches = backend.makeOutput([1, kh * kw * cin, mp], 'float32');
-  const src = heapF32(backend, xPadded);
-  const dst = heapF32(backend, patches);
-  let row = 0;
-  for (let ky = 0; ky < kh; ky++) {
-    for (let kx = 0; kx < kw; kx++) {
-      const shift = ky * wp + kx;
-      for (let c = 0; c < cin; c++, row++) {
-        const from = c * mp + shift;
-        dst.set(src.subarray(from, from + mp), row * mp);
+  const dyPadded = backend.makeOutput([mp, cout], 'float32');
+  padPlanes(heapF32(backend, dy), heapF32(backend, dyPadded), n, oh, ow * cout, hp, wp * cout, 0, 0);
+
+  const block = Math.max(64, Math.min(mp, Math.floor(blockBytes.value / 4 / (rows + cout))));
+  const sum = new Float64Array(rows * cout);
+  for (let m0 = 0; m0 < mp; m0 += block) {
+    const mc = Math.min(block, mp - m0);
+    // Fresh tensors per block: XNNPACK caches the packed B per tensor id.
+    const a = backend.makeOutput([1, rows, mc], 'float32');
+    const b = backend.makeOutput([1, mc, cout], 'float32');
+    // Heap views are taken after allocating: growing the WASM memory detaches earlier views.
+    const src = heapF32(backend, xPadded);
+    const aValues = heapF32(backend, a);
+    let row = 0;
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        const shift = ky * wp + kx + m0;
+        for (let c = 0; c < cin; c++, row++) {
+          const from = c * mp + shift;
+          aValues.set(src.subarray(from, from + mc), row * mc);
+        }
       }
     }
+    heapF32(backend, b).set(heapF32(backend, dyPadded).subarray(m0 * cout, (m0 + mc) * cout));
+    const product = callWasmKernel('BatchMatMul', {
+      inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false },
+    });
+    const partial = heapF32(backend, product);
+    for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (partial[i] as number);
+    backend.disposeData(product.dataId);
+    backend.disposeData(a.dataId);
+    backend.disposeData(b.dataId);
   }
   backend.disposeData(xPadded.dataId);
-  const dyRows = backend.makeOutput([1, mp, cout], 'float32');
-  padPlanes(heapF32(backend, dy), heapF32(backend, dyRows), n, oh, ow * cout, hp, wp * cout, 0, 0);
-  return [patches, dyRows];
+  backend.disposeData(dyPadded.dataId);
+  const dw = backend.makeOutput([kh, kw, cin, cout], 'float32');
+  heapF32(backend, dw).set(sum);
+  return dw;
 }
 
 /**
@@ -347,13 +376,27 @@ function makeSum(original: tf.KernelFunc | undefined): tf.KernelFunc {
     const outShape = attrs.keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k);
     const out = backend.makeOutput(outShape, 'float32');
     const values = heapF32(backend, x);
-    const acc = new Float64Array(inner);
-    for (let i = 0, base = 0; i < outer; i++, base += inner) {
-      for (let j = 0; j < inner; j++) acc[j] = (acc[j] as number) + (values[base + j] as number);
-    }
-    heapF32(backend, out).set(acc);
+    heapF32(backend, out).set(sumLeadingRows(values, outer, inner));
     return out;
   };
+}
+
+/** Column sums of a row-major [outer, inner] matrix; four rows per pass quarter the accumulator traffic. */
+function sumLeadingRows(values: Float32Array, outer: number, inner: number): Float64Array {
+  const acc = new Float64Array(inner);
+  let i = 0;
+  let base = 0;
+  for (; i + 4 <= outer; i += 4, base += 4 * inner) {
+    for (let j = 0; j < inner; j++) {
+      const k = base + j;
+      acc[j] = (acc[j] as number) + (((values[k] as number) + (values[k + inner] as number)) +
+        ((values[k + 2 * inner] as number) + (values[k + 3 * inner] as number)));
+    }
+  }
+  for (; i < outer; i++, base += inner) {
+    for (let j = 0; j < inner; j++) acc[j] = (acc[j] as number) + (values[base + j] as number);
+  }
+  return acc;
 }
 
 let registered = false;

@@ -63,7 +63,9 @@ function describeCell(nb: Notebook, index: number): string {
   const cell = nb.cells[index]!;
   const codeCells = nb.cells.filter((c) => c.cell_type === 'code') as Cell[];
   const codeIndex = codeCells.indexOf(cell);
-  const first = sourceText(cell.source).split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  const lines = sourceText(cell.source).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  // The first line that is code names the cell best; comment-only cells fall back to their first line.
+  const first = lines.find((l) => !l.startsWith('//') && !/^[{}()[\];]+$/.test(l)) ?? lines[0] ?? '';
   const id = cell.id ? `id "${cell.id}", ` : '';
   const tags = Array.isArray(cell.metadata.tags) && cell.metadata.tags.length ? `, tags ${cell.metadata.tags.join(',')}` : '';
   return `cell ${index + 1} of ${nb.cells.length} (${id}code cell ${codeIndex + 1} of ${codeCells.length}${tags}): ${first.slice(0, 80)}`;

@@ -37,7 +37,9 @@ async function main(argv: string[]): Promise<number> {
     .example('$0 data-science/train.ipynb -p epochs=3 -p version=v2 -o logs/train-v2.ipynb', '')
     .strict()
     .help()
-    .fail((msg, err) => { throw err ?? new NotebookInputError(msg); })
+    .fail((msg, err) => {
+      throw err ?? new NotebookInputError(`${msg}\nusage: npm run notebook:run -- <notebook.ipynb> [-p name=value ...] [-o executed.ipynb] (--help for all options)`);
+    })
     .parseAsync();
 
   // npm runs scripts from the repository root; paths are meant relative to where the user typed the command.

@@ -59,7 +59,7 @@ async function main(): Promise<number> {
     .option('startup-timeout', { type: 'number', default: 90, describe: 'seconds to wait for Jupyter to answer' })
     .strict()
     .help()
-    .fail((msg, err) => { throw err ?? new StartError(msg, 2); })
+    .fail((msg, err) => { throw err ?? new StartError(`${msg} (npm run notebook -- --help lists the options)`, 2); })
     .parseAsync();
   if (!Number.isInteger(args.port) || args.port < 1 || args.port > 65535) {
     throw new StartError(`--port must be an integer from 1 to 65535, got ${String(args.port)}`, 2);

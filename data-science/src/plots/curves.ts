@@ -21,7 +21,7 @@ export interface LineChartOptions {
 export function lineChartSvg(series: Series[], opts: LineChartOptions): string {
   const width = opts.width ?? 480;
   const height = opts.height ?? 300;
-  const m = { left: 56, right: 16, top: 32, bottom: 44 };
+  const m = { left: 56, right: 16, top: 48, bottom: 44 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const epochs = Math.max(1, ...series.map((s) => s.values.length));
@@ -57,9 +57,9 @@ export function lineChartSvg(series: Series[], opts: LineChartOptions): string {
       const [px, py] = p.split(',');
       parts.push(`<circle cx="${px}" cy="${py}" r="3" fill="${s.color}"/>`);
     }
-    const ly = m.top + 14 + k * 16;
-    parts.push(`<line x1="${m.left + pw - 110}" x2="${m.left + pw - 90}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`);
-    parts.push(`<text x="${m.left + pw - 86}" y="${ly}" font-size="11" ${FONT}>${escapeXml(s.name)}</text>`);
+    const lx = m.left + k * 120;
+    parts.push(`<line x1="${lx}" x2="${lx + 20}" y1="34" y2="34" stroke="${s.color}" stroke-width="2"${dash}/>`);
+    parts.push(`<text x="${lx + 24}" y="38" font-size="11" ${FONT}>${escapeXml(s.name)}</text>`);
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join('')}</svg>`;
 }

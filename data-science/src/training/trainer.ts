@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultPreprocessConfig, fileSystemIO, writeMetadata, type BackendName, type ModelMetadata } from '@ringcount/model-core';
 import { loadDataset, type Dataset } from '../dataset/load.js';
-import { ImageSource } from '../dataset/image-source.js';
+import { sharedImageSource } from '../dataset/image-source.js';
 import { streamBatches } from '../dataset/batches.js';
 import { depictionAugmentation } from '../dataset/augment.js';
 import { modelSpec, type ModelVersion } from '../models/architectures.js';
@@ -36,7 +36,7 @@ export interface TrainOptions {
   register?: boolean;
   /** Force a backend; default: the engine's / model-core's choice. */
   backend?: BackendName;
-  /** Decoded images kept in memory (bounded LRU). */
+  /** Decoded images kept in memory (bounded LRU); default ~256 MB worth. */
   cacheEntries?: number;
   log?: (line: string) => void;
 }
@@ -131,7 +131,8 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
     preprocessing: JSON.stringify(preprocessing),
   }));
 
-  const source = new ImageSource(preprocessing, opts.cacheEntries ?? 8192);
+  // Default cache: ~256 MB of decoded images whatever the image size.
+  const source = sharedImageSource(preprocessing, opts.cacheEntries ?? Math.floor(256e6 / (4 * opts.imageSize * opts.imageSize)));
   const model = spec.build(opts.imageSize, data.labels.length, seed);
   const optimizer = tf.train.adam(opts.learningRate ?? spec.learningRate(0, opts.epochs));
   model.compile({ optimizer, loss: crossEntropy, metrics: ['accuracy'] });

@@ -5,11 +5,11 @@
  * anchor's architecture, random weights), and in the same run against the FastAPI + PyTorch anchor when
  * Debian's packages are installed. Prints both and their ratios, then one summary line.
  */
-import { startTrackingServer } from '@ringcount/tracking/dist/src/server/start.js';
+import { startTrackingServer } from '@ringcount/tracking';
 import { selectBackend } from '@ringcount/model-core';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +28,32 @@ interface LoadResult {
   req_s: number;
   p50_ms: number;
   p99_ms: number;
+  /** CPU time the server process (all its threads) spent per successful request: robust to a busy machine. */
+  cpu_ms_per_req?: number;
 }
+
+/** User + system CPU seconds a process has used so far (Linux /proc), or undefined elsewhere. */
+async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the load against a server process and adds its CPU cost per request. */
+async function measure(pid: number | undefined, url: string, image: string, clients: number, seconds: number): Promise<LoadResult> {
+  const before = await cpuSeconds(pid);
+  const r = await runLoad(url, image, clients, seconds);
+  const after = await cpuSeconds(pid);
+  if (before !== undefined && after !== undefined && r.ok > 0) r.cpu_ms_per_req = Number((((after - before) * 1000) / r.ok).toFixed(2));
+  return r;
+}
+
+const cpuText = (r: LoadResult): string => (r.cpu_ms_per_req === undefined ? '' : ` cpu_ms_per_req=${r.cpu_ms_per_req}`);
 
 const log = (line: string): void => console.log(`bench:api ${line}`);
 
@@ -99,7 +124,7 @@ async function main(): Promise<void> {
     .option('clients', { type: 'number', default: 16 })
     .option('duration', { type: 'number', default: 10, describe: 'Seconds of measured load per server' })
     .option('warmup', { type: 'number', default: 2, describe: 'Seconds of unmeasured load first' })
-    .option('engines', { type: 'string', default: 'workers,in-process', describe: 'API inference engines to measure; the first is the summary line' })
+    .option('engines', { type: 'string', default: 'workers,in-process', describe: 'API variants to measure, each "<engine>[:<workers>]"; the first is the summary line' })
     .option('anchor', { type: 'boolean', default: true, describe: 'Also measure the FastAPI + PyTorch anchor' })
     .strict()
     .help()
@@ -127,8 +152,8 @@ async function main(): Promise<void> {
       const url = `http://127.0.0.1:${port}/predict/`;
       await waitFor(url, upload(png), child, 'the anchor');
       if (argv.warmup > 0) await runLoad(url, imagePath, argv.clients, argv.warmup);
-      anchor = await runLoad(url, imagePath, argv.clients, argv.duration);
-      log(`anchor  req_s=${anchor.req_s} p50_ms=${anchor.p50_ms} p99_ms=${anchor.p99_ms} ok=${anchor.ok} failed=${anchor.failed}`);
+      anchor = await measure(child.pid, url, imagePath, argv.clients, argv.duration);
+      log(`anchor  req_s=${anchor.req_s} p50_ms=${anchor.p50_ms} p99_ms=${anchor.p99_ms} ok=${anchor.ok} failed=${anchor.failed}${cpuText(anchor)}`);
       await stop(child);
     } else {
       log(`anchor skipped: needs ${PYTHON} with fastapi, torch, uvicorn, multipart and PIL (apt-get install python3-torch python3-fastapi python3-uvicorn python3-multipart python3-pil)`);
@@ -137,20 +162,22 @@ async function main(): Promise<void> {
     const results = new Map<string, LoadResult>();
     for (const engine of engines) {
       const port = await freePort();
+      const [kind = 'workers', workers] = engine.split(':');
       log(`demo-api (${engine}) on port ${port}`);
       const child = spawn(
         process.execPath,
-        [path.join(DEMO_API_ROOT, 'dist', 'src', 'cli.js'), '--port', String(port), '--tracking-uri', tracking.url, '--cache-dir', path.join(tmp, `cache-${engine}`), '--engine', engine],
+        [path.join(DEMO_API_ROOT, 'dist', 'src', 'cli.js'), '--port', String(port), '--tracking-uri', tracking.url, '--cache-dir', path.join(tmp, `cache-${kind}-${workers ?? 'default'}`), '--engine', kind, ...(workers ? ['--workers', workers] : [])],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       );
       children.push(child);
       const url = `http://127.0.0.1:${port}/predict/`;
       await waitFor(`http://127.0.0.1:${port}/ready`, () => ({}), child, `demo-api (${engine})`);
       if (argv.warmup > 0) await runLoad(url, imagePath, argv.clients, argv.warmup);
-      const r = await runLoad(url, imagePath, argv.clients, argv.duration);
+      const r = await measure(child.pid, url, imagePath, argv.clients, argv.duration);
       results.set(engine, r);
-      const vs = anchor ? ` ratio_req_s=${(r.req_s / anchor.req_s).toFixed(2)} ratio_p99=${(r.p99_ms / anchor.p99_ms).toFixed(2)}` : '';
-      log(`${engine}  req_s=${r.req_s} p50_ms=${r.p50_ms} p99_ms=${r.p99_ms} ok=${r.ok} failed=${r.failed}${vs}`);
+      let vs = anchor ? ` ratio_req_s=${(r.req_s / anchor.req_s).toFixed(2)} ratio_p99=${(r.p99_ms / anchor.p99_ms).toFixed(2)}` : '';
+      if (anchor?.cpu_ms_per_req && r.cpu_ms_per_req) vs += ` ratio_cpu_per_req=${(r.cpu_ms_per_req / anchor.cpu_ms_per_req).toFixed(2)}`;
+      log(`${engine}  req_s=${r.req_s} p50_ms=${r.p50_ms} p99_ms=${r.p99_ms} ok=${r.ok} failed=${r.failed}${cpuText(r)}${vs}`);
       await stop(child);
     }
 

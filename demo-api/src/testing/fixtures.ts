@@ -5,9 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { defaultPreprocessConfig, fileSystemIO, type ModelMetadata, writeMetadata } from '@ringcount/model-core';
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { TrackingClient } from '@ringcount/tracking';
 import sharp from 'sharp';
+import { VERSION_LABEL_TAG } from '../registry.js';
 
 export const RING_LABELS = [1, 2, 3, 4, 5, 6, 7, 8];
 
@@ -65,61 +65,23 @@ export async function saveFixtureModel(dir: string, o: FixtureModelOptions): Pro
   });
 }
 
-interface MlflowFetchOptions {
-  method?: string;
-  body?: unknown;
-  raw?: Buffer;
-}
-
-async function mlflow<T>(trackingUri: string, endpoint: string, o: MlflowFetchOptions = {}): Promise<T> {
-  const res = await fetch(`${trackingUri}/api/2.0/${endpoint}`, {
-    method: o.method ?? (o.body === undefined && o.raw === undefined ? 'GET' : 'POST'),
-    headers: o.raw ? { 'content-type': 'application/octet-stream' } : { 'content-type': 'application/json' },
-    body: o.raw ? new Uint8Array(o.raw) : (o.body === undefined ? undefined : JSON.stringify(o.body)),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${endpoint}: HTTP ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : {}) as T;
-}
-
 /**
  * Registers the model directory `dir` as a new version of `modelName`, the way the training notebook
  * does: a run whose artifact directory `model/` holds the files, then a model version tagged
  * `version_label`. Returns the registry version number.
  */
 export async function registerModelDir(trackingUri: string, dir: string, o: { modelName?: string; versionLabel?: string; experiment?: string } = {}): Promise<string> {
-  const modelName = o.modelName ?? 'ring-counter';
-  const experimentName = o.experiment ?? 'demo-api-tests';
-  let experimentId: string;
-  try {
-    experimentId = (await mlflow<{ experiment_id: string }>(trackingUri, 'mlflow/experiments/create', { body: { name: experimentName } })).experiment_id;
-  } catch {
-    const found = await mlflow<{ experiment: { experiment_id: string } }>(trackingUri, `mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(experimentName)}`);
-    experimentId = found.experiment.experiment_id;
-  }
-  const { run } = await mlflow<{ run: { info: { run_id: string; artifact_uri: string } } }>(trackingUri, 'mlflow/runs/create', {
-    body: { experiment_id: experimentId, start_time: Date.now(), run_name: `register-${o.versionLabel ?? 'model'}` },
-  });
-  const artifactRoot = run.info.artifact_uri.replace(/^mlflow-artifacts:(\/\/[^/]*)?\/?/, '').replace(/\/+$/, '');
-  for (const name of await readdir(dir)) {
-    if (name.startsWith('.')) continue;
-    await mlflow(trackingUri, `mlflow-artifacts/artifacts/${artifactRoot}/model/${encodeURIComponent(name)}`, { method: 'PUT', raw: await readFile(path.join(dir, name)) });
-  }
-  await mlflow(trackingUri, 'mlflow/runs/update', { body: { run_id: run.info.run_id, status: 'FINISHED', end_time: Date.now() } });
-  try {
-    await mlflow(trackingUri, 'mlflow/registered-models/create', { body: { name: modelName } });
-  } catch (err) {
-    if (!/RESOURCE_ALREADY_EXISTS/.test(String(err))) throw err;
-  }
-  const tags = o.versionLabel ? [{ key: 'version_label', value: o.versionLabel }] : [];
-  const { model_version } = await mlflow<{ model_version: { version: string } }>(trackingUri, 'mlflow/model-versions/create', {
-    body: { name: modelName, source: `${run.info.artifact_uri.replace(/\/+$/, '')}/model`, run_id: run.info.run_id, tags },
-  });
-  return String(model_version.version);
+  const client = new TrackingClient({ trackingUri });
+  const run = await client.startRun(o.experiment ?? 'demo-api-tests', { runName: `register-${o.versionLabel ?? 'model'}` });
+  await run.logArtifacts(dir, 'model');
+  await run.end();
+  const tags: Record<string, string> = o.versionLabel ? { [VERSION_LABEL_TAG]: o.versionLabel } : {};
+  const mv = await client.registerModel(o.modelName ?? 'ring-counter', { runId: run.runId, artifactUri: run.artifactUri }, 'model', tags);
+  return mv.version;
 }
 
 export async function setAlias(trackingUri: string, version: string, alias = 'production', modelName = 'ring-counter'): Promise<void> {
-  await mlflow(trackingUri, 'mlflow/registered-models/alias', { body: { name: modelName, alias, version } });
+  await new TrackingClient({ trackingUri }).setAlias(modelName, alias, version);
 }
 
 /** A 300×300 depiction-like PNG: `rings` circles on white, like the generator's drawings. */

@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { PortInUseError, startTrackingServer } from './start.js';
+import { PortInUseError, startTrackingServer, type RunningTrackingServer } from './start.js';
 
 const workspaceRoot = resolve(__dirname, '..', '..', '..');
 
@@ -33,7 +33,22 @@ async function main(): Promise<void> {
     .parse();
 
   const token = process.env.MLFLOW_TRACKING_TOKEN || undefined;
-  let server;
+  // Signal handlers go in before anything is printed: a supervisor may signal as soon as it sees the URL.
+  let server: RunningTrackingServer | undefined;
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`tracking: ${signal} received, shutting down`);
+    (server ? server.close() : Promise.resolve())
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        console.error(`tracking: shutdown failed: ${String(err)}`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   try {
     server = await startTrackingServer({
       port: argv.port,
@@ -51,20 +66,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  if (stopping) {
+    await server.close();
+    return;
+  }
   console.log(`tracking: database ${resolve(argv.db)}, artifacts ${resolve(argv['artifacts-root'])}${token ? ', bearer token required for changes' : ''}`);
   console.log(`tracking: listening on ${server.url} (MLFLOW_TRACKING_URI=${server.url})`);
-  const stop = (signal: string): void => {
-    console.log(`tracking: ${signal} received, shutting down`);
-    server
-      .close()
-      .then(() => process.exit(0))
-      .catch((err: unknown) => {
-        console.error(`tracking: shutdown failed: ${String(err)}`);
-        process.exit(1);
-      });
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
 main().catch((err: unknown) => {
