@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -45,6 +45,27 @@ export interface CliResult {
 export function runCli(script: 'ingest' | 'generate', args: string[], cwd = root): CliResult {
   const child = spawnSync(process.execPath, [path.join(distSrc, script, 'cli.js'), ...args], { cwd, encoding: 'utf8' });
   return { status: child.status, stdout: child.stdout, stderr: child.stderr };
+}
+
+/**
+ * Starts the ingest CLI paused just before it swaps its outputs in (INGEST_PAUSE_BEFORE_COMMIT) and
+ * resolves once it has staged everything, so a test can interrupt it at that exact point.
+ */
+export function startPausedIngest(args: string[]): Promise<{ child: ChildProcess; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> }> {
+  const child = spawn(process.execPath, [path.join(distSrc, 'ingest', 'cli.js'), ...args], {
+    cwd: root, env: { ...process.env, INGEST_PAUSE_BEFORE_COMMIT: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
+  });
+  return new Promise((resolve, reject) => {
+    child.stderr?.on('data', (data: Buffer) => {
+      stderr += data.toString();
+      if (stderr.includes('paused before commit')) resolve({ child, exit });
+    });
+    void exit.then(({ stderr: text }) => reject(new Error(`ingest exited before pausing: ${text}`)));
+  });
 }
 
 /** SHA-256 of every file under `dir`, keyed by relative path: compares folders byte for byte. */

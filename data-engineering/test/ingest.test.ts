@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { ingest, type DatasetManifest, type DeadLetter, type IngestOptions } from '../src/ingest/ingest.js';
-import { FIXTURE_COUNT, FIXTURE_SEED, copyDir, fixtureSet, folderHashes, runCli, tempDir } from './fixtures.js';
+import { FIXTURE_COUNT, FIXTURE_SEED, copyDir, fixtureSet, folderHashes, runCli, startPausedIngest, tempDir } from './fixtures.js';
 
 interface Run {
   out: string;
@@ -259,6 +259,42 @@ describe('ingest CLI', () => {
   it('fails clearly on unknown flags and bad flag values', () => {
     expectOneLineError(failing('[]', ['--colour', 'red']), 'Unknown argument');
     expectOneLineError(failing('[]', ['--image_check', 'pixels']), 'image_check');
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal} mid-run deletes the staged outputs and leaves the previous ones untouched`, async () => {
+      const before = folderHashes(out);
+      const dlqBefore = fs.readFileSync(dlq, 'utf8');
+      const small = copyDir(dataLoc, `cli-${signal}`);
+      const records = JSON.parse(fs.readFileSync(path.join(small, 'compounds.json'), 'utf8')) as unknown[];
+      fs.writeFileSync(path.join(small, 'compounds.json'), JSON.stringify(records.slice(0, 3)));
+      const { child, exit } = await startPausedIngest(['--data_loc', small, '--output_path', out, '--dlq', dlq]);
+      expect(fs.readdirSync(path.dirname(out)).concat(fs.readdirSync(out)).some((e) => e.startsWith('.ingest-staging-')), 'staged').to.equal(true);
+      child.kill(signal);
+      const { code, stderr } = await exit;
+      expect(code).to.equal(signal === 'SIGINT' ? 130 : 143);
+      expect(stderr).to.contain(`interrupted by ${signal}: nothing was replaced`);
+      expect(folderHashes(out)).to.deep.equal(before);
+      expect(fs.readdirSync(out).filter((e) => e.startsWith('.'))).to.deep.equal([]);
+      expect(fs.readFileSync(dlq, 'utf8')).to.equal(dlqBefore);
+      expect(fs.readdirSync(path.dirname(dlq))).to.deep.equal([path.basename(dlq)]);
+    });
+  }
+
+  it('SIGKILL mid-run leaves the previous outputs untouched; the next run removes the leftovers', async () => {
+    const before = folderHashes(out);
+    const { child, exit } = await startPausedIngest(['--data_loc', dataLoc, '--output_path', out, '--dlq', dlq]);
+    child.kill('SIGKILL');
+    expect((await exit).signal).to.equal('SIGKILL');
+    expect(fs.readdirSync(path.dirname(dlq)).filter((e) => e.includes('.tmp-'))).to.have.length(1);
+    const leftovers = fs.readdirSync(out).filter((e) => e.startsWith('.ingest-staging-'));
+    expect(leftovers).to.have.length(1);
+    const visible = Object.fromEntries(Object.entries(folderHashes(out)).filter(([file]) => !file.startsWith('.')));
+    expect(visible).to.deep.equal(before);
+    const rerun = runCli('ingest', ['--data_loc', dataLoc, '--output_path', out, '--dlq', dlq]);
+    expect(rerun.status).to.equal(0);
+    expect(fs.readdirSync(out).filter((e) => e.startsWith('.'))).to.deep.equal([]);
+    expect(fs.readdirSync(path.dirname(dlq))).to.deep.equal([path.basename(dlq)]); // the killed run's temporary log is gone too
   });
 
   it('explains its flags with --help', () => {

@@ -65,6 +65,9 @@ const convCases: ConvCase[] = [
   { batch: 3, height: 9, width: 11, inChannels: 5, outChannels: 7, kernel: 3, stride: 2, pad: 'valid' },
   { batch: 2, height: 6, width: 6, inChannels: 64, outChannels: 64, kernel: 1, stride: 1, pad: 'valid' },
   { batch: 2, height: 12, width: 8, inChannels: 4, outChannels: 6, kernel: 4, stride: 2, pad: 'same' },
+  // A reduction long enough to span several blocks in the filter gradient (with up to 2 threads);
+  // one channel each way keeps the cpu reference fast.
+  { batch: 4, height: 330, width: 330, inChannels: 1, outChannels: 1, kernel: 3, stride: 1, pad: 'same' },
 ];
 
 function describeCase(c: ConvCase): string {

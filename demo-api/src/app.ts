@@ -4,7 +4,6 @@ import { koaBody } from 'koa-body';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import { ApiError, errorMessage, RegistryUnavailableError, VersionRefusedError } from './errors.js';
 import { imageToModelInput } from './image-input.js';
 import type { InferenceEngine } from './inference/engine.js';
@@ -75,6 +74,8 @@ export function createApp(opts: AppOptions): Koa<RouteState> {
       maxFieldsSize: 64 * 1024,
       allowEmptyFiles: true,
       minFileSize: 0,
+      // Uploads never touch the disk, so a constant name spares formidable hashing a unique one per file.
+      filename: () => 'upload',
       // Keep uploads in memory: they are small and read once, so temp files would only add I/O.
       fileWriteStreamHandler: (file) => {
         const chunks: Buffer[] = [];
@@ -216,7 +217,8 @@ export function createApp(opts: AppOptions): Koa<RouteState> {
     ctx.body = buildOpenApi(manager.live, { maxBodyBytes, modelName: opts.modelName });
   });
 
-  const swaggerDir = getAbsoluteFSPath();
+  // swagger-ui-dist's index requires its whole 1 MB browser bundle; only the directory is needed here.
+  const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
   router.get('/docs', (ctx) => {
     ctx.state.route = '/docs';
     ctx.type = 'html';

@@ -43,6 +43,8 @@ export class ModelManager {
   private readonly preparing = new Map<string, Promise<Deployment>>();
   private readonly refused = new Map<string, { at: number; reason: string }>();
   private swapChain: Promise<unknown> = Promise.resolve();
+  private syncing: Promise<void> | undefined;
+  private syncAgain = false;
   private loads = 0;
   private lastListing = 0;
 
@@ -58,8 +60,12 @@ export class ModelManager {
   async start(): Promise<void> {
     const snapshot = await this.cache.readSnapshot();
     if (snapshot) this.versions = snapshot.versions;
-    await this.syncWithRegistry();
-    if (this.live || this.registryReachable || !snapshot?.production) return;
+    await this.sync();
+    if (this.live || this.registryReachable) return;
+    if (!snapshot?.production) {
+      this.log('registry unreachable and no production version cached yet: nothing to serve until the registry answers');
+      return;
+    }
     const cached = snapshot.versions.find((v) => v.version === snapshot.production);
     if (!cached) return;
     try {
@@ -70,8 +76,26 @@ export class ModelManager {
     }
   }
 
-  /** One poll: refresh the listing now and then, read the alias, switch when it moved. */
-  async syncWithRegistry(): Promise<void> {
+  /**
+   * Checks the registry now. Calls made while a check runs (the poller and a change notification can
+   * coincide) are folded into one more check after it.
+   */
+  sync(): Promise<void> {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return this.syncing;
+    }
+    this.syncing = (async () => {
+      do {
+        this.syncAgain = false;
+        await this.syncWithRegistry();
+      } while (this.syncAgain);
+    })().finally(() => (this.syncing = undefined));
+    return this.syncing;
+  }
+
+  /** One check: refresh the listing now and then, read the alias, switch when it moved. */
+  private async syncWithRegistry(): Promise<void> {
     let target: RegistryVersion | undefined;
     try {
       if (Date.now() - this.lastListing >= this.options.listingRefreshMs) await this.refreshVersions();

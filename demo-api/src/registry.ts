@@ -81,6 +81,17 @@ export class MlflowRegistry {
     await this.wrap(() => this.client.downloadModelVersion(this.modelName, { version: version.version }, destDir));
   }
 
+  /**
+   * Long-polls the tracking server's registry change feed (our server's extension, not MLflow's):
+   * resolves when something changed or after `timeoutMs`. Plain MLflow answers 404 (RegistryError).
+   */
+  changes(after: number | undefined, timeoutMs: number): Promise<{ lastSeq: number; epoch: string; reset: boolean; touchesModel: boolean }> {
+    return this.wrap(async () => {
+      const res = await this.client.registryEvents(after, timeoutMs);
+      return { lastSeq: res.lastSeq, epoch: res.epoch, reset: res.reset, touchesModel: res.events.some((e) => e.name === this.modelName || e.new_name === this.modelName) };
+    });
+  }
+
   /** Maps the client's errors onto the two cases serving distinguishes: unreachable, or an answer. */
   private async wrap<T>(call: () => Promise<T>): Promise<T> {
     try {

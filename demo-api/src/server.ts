@@ -8,7 +8,7 @@ import { WorkerPoolEngine } from './inference/worker-engine.js';
 import { ApiMetrics } from './metrics.js';
 import { ModelCache } from './model-cache.js';
 import { ModelManager } from './model-manager.js';
-import { MlflowRegistry } from './registry.js';
+import { MlflowRegistry, RegistryError } from './registry.js';
 
 export interface RunningApi {
   url: string;
@@ -62,12 +62,31 @@ export async function startApi(overrides: Partial<ApiConfig> = {}): Promise<Runn
   let timer: NodeJS.Timeout | undefined;
   const poll = (): void => {
     timer = setTimeout(() => {
-      void manager.syncWithRegistry().finally(() => {
+      void manager.sync().finally(() => {
         if (!stopped) poll();
       });
     }, config.pollIntervalMs);
   };
   poll();
+
+  // Our tracking server also pushes registry changes (long-poll), so a promotion lands in milliseconds;
+  // against plain MLflow (404) the poller alone follows the alias.
+  const followChanges = async (): Promise<void> => {
+    let after: number | undefined;
+    let epoch: string | undefined;
+    while (!stopped) {
+      try {
+        const change = await registry.changes(after, 20_000);
+        if (after !== undefined && (change.touchesModel || change.reset || change.epoch !== epoch)) void manager.sync();
+        after = change.lastSeq;
+        epoch = change.epoch;
+      } catch (err) {
+        if (err instanceof RegistryError && err.status === 404) return;
+        await new Promise((r) => setTimeout(r, 1000).unref());
+      }
+    }
+  };
+  void followChanges();
 
   const { port } = server.address() as AddressInfo;
   const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -96,10 +96,15 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Writes a file next to its destination, then renames it over the destination. */
-export function writeFileAtomic(file: string, content: string | Buffer): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(temp, content);
-  fs.renameSync(temp, file);
+/** Removes `<file>.tmp-<pid>` files left beside `file` by earlier runs whose process is gone. */
+export function removeStaleTempFiles(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  const prefix = `${path.basename(file)}.tmp-`;
+  if (!fs.existsSync(dir)) return;
+  for (const entry of fs.readdirSync(dir)) {
+    if (!entry.startsWith(prefix)) continue;
+    const pid = Number(entry.slice(prefix.length));
+    if (Number.isInteger(pid) && pid !== process.pid && processAlive(pid)) continue;
+    fs.rmSync(path.join(dir, entry), { force: true });
+  }
 }

@@ -33,6 +33,20 @@ export function formatSummary(summary: IngestSummary): string[] {
   ];
 }
 
+/**
+ * With INGEST_PAUSE_BEFORE_COMMIT=1 the CLI stops once everything is staged, says so on stderr and
+ * waits to be killed: the tests use it to interrupt a real run at a known point, deterministically.
+ */
+function pauseBeforeCommitForTests(): (() => Promise<void>) | undefined {
+  if (process.env.INGEST_PAUSE_BEFORE_COMMIT !== '1') return undefined;
+  return () => {
+    process.stderr.write('ingest: staged, paused before commit\n');
+    return new Promise<void>(() => {
+      setInterval(() => undefined, 60_000); // keep the event loop alive until a signal arrives
+    });
+  };
+}
+
 async function main(): Promise<void> {
   const parser = yargs(hideBin(process.argv))
     .scriptName('ingest')
@@ -66,6 +80,7 @@ async function main(): Promise<void> {
       imageCheck: args.image_check,
       concurrency: args.concurrency,
       log,
+      beforeCommit: pauseBeforeCommitForTests(),
     });
     for (const line of formatSummary(summary)) log.info(line);
     log.info(`ingest: wrote ${args.output_path}/compound_rings.csv, images/, dataset.json; dead letters in ${args.dlq}`);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { StagedOutput } from '../common/atomic-output.js';
+import { StagedOutput, removeStaleTempFiles } from '../common/atomic-output.js';
 import { startProgress } from '../common/progress.js';
 import { InputError } from './errors.js';
 import { checkImage, type ImageCheckMode, type ImageProblem } from './image-check.js';
@@ -50,8 +50,8 @@ export interface IngestOptions {
   log?: Logger;
   /** Force the progress display; by default a bar when stderr is a terminal. */
   tty?: boolean;
-  /** Called after everything is staged, just before the swap (tests use it to simulate a crash). */
-  beforeCommit?: () => void;
+  /** Awaited after everything is staged, just before the swap (tests use it to simulate a crash). */
+  beforeCommit?: () => void | Promise<void>;
 }
 
 export interface Logger {
@@ -130,6 +130,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
 
   const output = new StagedOutput(options.outputPath, 'ingest');
   fs.mkdirSync(path.dirname(path.resolve(options.dlqPath)), { recursive: true });
+  removeStaleTempFiles(options.dlqPath);
   const dlqTemp = output.trackTempFile(`${options.dlqPath}.tmp-${process.pid}`);
   const csvFd = fs.openSync(output.staged(CSV_NAME), 'w');
   const dlqFd = fs.openSync(dlqTemp, 'w');
@@ -217,7 +218,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     if (!('image' in fields)) reject('no_image', "record has no 'image' key");
     if (id !== null) {
       const first = firstRowOfId.get(id);
-      if (first !== undefined) reject('duplicate_id', `compound_id ${id} already used by row ${first} (the first one is kept)`);
+      if (first !== undefined) reject('duplicate_id', `compound_id ${id} already used by row ${first} (only the first row with an id can be accepted)`);
       else firstRowOfId.set(id, row);
     }
     let verdict: Verdict | Promise<Verdict> | undefined;
@@ -280,6 +281,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     throw error;
   } finally {
     progress.stop();
+    if (!completed) await Promise.allSettled(inFlight); // let image copies finish before their folder goes
     csv.close();
     dlq.close();
     if (!completed) output.abandon();
@@ -301,7 +303,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   };
   try {
     fs.writeFileSync(output.staged(DATASET_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
-    options.beforeCommit?.();
+    await options.beforeCommit?.();
     // The CSV goes last: it is what readers open first, and it only appears once its images are there.
     output.commit([IMAGES_DIR, DATASET_NAME, CSV_NAME]);
     fs.renameSync(dlqTemp, options.dlqPath);

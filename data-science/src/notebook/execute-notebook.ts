@@ -11,7 +11,7 @@
 import { dirname, resolve } from 'node:path';
 import {
   type Cell, type CellOutput, type CodeCell, type Notebook, type ErrorOutput,
-  hasTag, newCellId, readNotebook, sourceText, writeNotebook, NotebookInputError,
+  checkWritable, hasTag, newCellId, readNotebook, sourceText, writeNotebook, NotebookInputError,
 } from './notebook-format.js';
 import { injectParameters, type ParameterValue } from './parameters.js';
 import { KernelSession, KernelStartError, type ExecuteResult } from './kernel-session.js';
@@ -146,7 +146,8 @@ function withFailure(nb: Notebook, failure: CellFailure, error?: ErrorOutput): N
 }
 
 /**
- * Runs a notebook. Throws NotebookInputError only when the input notebook cannot be read; every other
+ * Runs a notebook. Throws NotebookInputError only when the input notebook cannot be read or the output
+ * cannot be written; every other
  * problem (bad parameters, kernel start, a failing cell, a timeout) is a failed RunResult with the
  * output notebook written.
  */
@@ -155,6 +156,7 @@ export async function runNotebook(options: RunOptions): Promise<RunResult> {
   const progress = options.progress ?? new LineProgress();
   const outputPath = resolve(options.output);
   const source = readNotebook(options.input);
+  checkWritable(outputPath);
   let nb = resetNotebook(source);
   const fail = (failure: CellFailure, error?: ErrorOutput, kernelStartMs = 0, cellsRun = 0): RunResult => {
     writeNotebook(outputPath, withFailure(nb, failure, error));

@@ -1,5 +1,5 @@
 /** The subset of the Jupyter notebook format (nbformat v4) the runner reads and writes. */
-import { readFileSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type MultilineText = string | string[];
@@ -75,6 +75,20 @@ export function readNotebook(path: string): Notebook {
     }
   });
   return { nbformat: 4, nbformat_minor: nb.nbformat_minor ?? 5, metadata: nb.metadata ?? {}, cells: nb.cells };
+}
+
+/** Fails early (before a long run) when the executed notebook could not be written to `path`. */
+export function checkWritable(path: string): void {
+  try {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new NotebookInputError(`-o ${path} is a directory; give the path of the .ipynb file to write`);
+    }
+    mkdirSync(dirname(path), { recursive: true });
+    accessSync(dirname(path), constants.W_OK);
+  } catch (err) {
+    if (err instanceof NotebookInputError) throw err;
+    throw new NotebookInputError(`cannot write the executed notebook to ${path}: ${(err as Error).message}; choose another -o`);
+  }
 }
 
 /** Writes atomically (temp file + rename) so a reader never sees half a notebook. */

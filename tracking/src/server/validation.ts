@@ -83,13 +83,19 @@ export function maxResults(msg: Message, fallback: number, limit: number): numbe
 }
 
 /** Metric and param keys as MLflow accepts them: letters, digits, _ - . / space and :, no "..", not absolute. */
+const validKeys = new Set<string>();
+
 export function validateKey(kind: string, key: string): void {
+  // Metric keys repeat on every point of a batch: remember the ones already checked.
+  if (validKeys.has(key)) return;
   if (key.length > LIMITS.maxEntityKeyLength) throw invalidParam(`${kind} key '${key.slice(0, 40)}…' had length ${key.length}, which exceeded length limit of ${LIMITS.maxEntityKeyLength}.`);
   if (!/^[\w\-./ :]*$/.test(key) || key === '' || key.startsWith('/') || key.split('/').includes('..')) {
     throw invalidParam(
       `Invalid ${kind.toLowerCase()} name: '${key}'. Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/), must not be empty, start with '/' or contain '..'.`,
     );
   }
+  if (validKeys.size > 100_000) validKeys.clear();
+  validKeys.add(key);
 }
 
 function keyValue(kind: string, raw: unknown, maxValueLength: number, checkKeyChars: boolean): KeyValue {

@@ -36,11 +36,17 @@ CREATE TABLE IF NOT EXISTS tags (
   PRIMARY KEY (run_uuid, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_by_key_value ON tags (key, value);
+-- One row per (run, metric key): points refer to it by a small integer, which keeps them compact.
+CREATE TABLE IF NOT EXISTS metric_series (
+  series_id INTEGER PRIMARY KEY,
+  run_uuid TEXT NOT NULL, key TEXT NOT NULL,
+  UNIQUE (run_uuid, key)
+);
 -- Every logged point. MLflow's key includes the value, so re-sending an identical point is a no-op.
-CREATE TABLE IF NOT EXISTS metrics (
-  run_uuid TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL, timestamp INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS metric_points (
+  series_id INTEGER NOT NULL, step INTEGER NOT NULL, timestamp INTEGER NOT NULL,
   value REAL NOT NULL, is_nan INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (run_uuid, key, step, timestamp, value, is_nan)
+  PRIMARY KEY (series_id, step, timestamp, value, is_nan)
 ) WITHOUT ROWID;
 -- The latest point per (run, key): max by (step, timestamp, value), as MLflow defines it.
 CREATE TABLE IF NOT EXISTS latest_metrics (

@@ -192,6 +192,8 @@ export class SqliteStore implements TrackingStore {
     // MLflow's LIKE is case-sensitive; ILIKE is the case-insensitive one.
     this.db.pragma('case_sensitive_like = ON');
     this.db.pragma('foreign_keys = OFF');
+    // 64 MiB of page cache: a 100,000-point metric history is ~7 MB of pages and should stay in memory.
+    this.db.pragma('cache_size = -65536');
     this.defaultArtifactRoot = (options.defaultArtifactRoot ?? 'mlflow-artifacts:').replace(/\/+$/, '');
     this.migrate();
     this.stmt = this.prepareStatements();
@@ -225,7 +227,9 @@ export class SqliteStore implements TrackingStore {
       experimentTags: db.prepare<[number], KeyValue>('SELECT key, value FROM experiment_tags WHERE experiment_id = ? ORDER BY key'),
       runById: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE run_uuid = ?'),
       runState: db.prepare<[string], { lifecycle_stage: string }>('SELECT lifecycle_stage FROM runs WHERE run_uuid = ?'),
-      insertMetric: db.prepare('INSERT OR IGNORE INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)'),
+      seriesId: db.prepare<[string, string], { series_id: number }>('SELECT series_id FROM metric_series WHERE run_uuid = ? AND key = ?'),
+      insertSeries: db.prepare('INSERT INTO metric_series (run_uuid, key) VALUES (?, ?)'),
+      insertMetric: db.prepare('INSERT OR IGNORE INTO metric_points (series_id, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?)'),
       upsertLatest: db.prepare(
         `INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan
@@ -235,7 +239,9 @@ export class SqliteStore implements TrackingStore {
       insertParam: db.prepare('INSERT OR IGNORE INTO params (run_uuid, key, value) VALUES (?, ?, ?)'),
       upsertTag: db.prepare('INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?) ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value'),
       renameRun: db.prepare('UPDATE runs SET name = ? WHERE run_uuid = ?'),
-      history: db.prepare('SELECT value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value LIMIT ? OFFSET ?'),
+      history: db.prepare(
+        'SELECT p.value, p.is_nan, p.timestamp, p.step FROM metric_series s JOIN metric_points p ON p.series_id = s.series_id WHERE s.run_uuid = ? AND s.key = ? ORDER BY p.step, p.timestamp, p.value LIMIT ? OFFSET ?',
+      ),
       modelByName: db.prepare<[string], ModelRow>('SELECT * FROM registered_models WHERE name = ?'),
       versionByKey: db.prepare<[string, number], VersionRow>('SELECT * FROM model_versions WHERE name = ? AND version = ? AND deleted = 0'),
       versionTags: db.prepare<[string, number], KeyValue>('SELECT key, value FROM model_version_tags WHERE name = ? AND version = ? ORDER BY key'),
@@ -482,9 +488,15 @@ export class SqliteStore implements TrackingStore {
       }
       // Insert every point, then fold the batch's maximum per key into latest_metrics once per key.
       const latest = new Map<string, { step: number; timestamp: number; value: number; isNan: number }>();
+      const seriesIds = new Map<string, number>();
       for (const m of batch.metrics) {
         const { value, isNan } = metricToRow(m.value);
-        this.stmt.insertMetric.run(runId, m.key, m.step, m.timestamp, value, isNan);
+        let series = seriesIds.get(m.key);
+        if (series === undefined) {
+          series = this.stmt.seriesId.get(runId, m.key)?.series_id ?? Number(this.stmt.insertSeries.run(runId, m.key).lastInsertRowid);
+          seriesIds.set(m.key, series);
+        }
+        this.stmt.insertMetric.run(series, m.step, m.timestamp, value, isNan);
         const prev = latest.get(m.key);
         if (!prev || m.step > prev.step || (m.step === prev.step && (m.timestamp > prev.timestamp || (m.timestamp === prev.timestamp && value >= prev.value)))) {
           latest.set(m.key, { step: m.step, timestamp: m.timestamp, value, isNan });
