@@ -1,7 +1,7 @@
 // The headless notebook runner against the real tslab kernel (through Debian's jupyter_client).
 import { expect } from 'chai';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CodeCell, Notebook } from '../src/notebook/notebook-format.js';
@@ -213,6 +213,15 @@ describe('notebook:run (real tslab kernel)', function () {
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/notebook not found: .*no-such-notebook\.ipynb/);
     expect(r.nb).to.equal(null);
+  });
+
+  it('refuses an output path it cannot write before running anything', async () => {
+    const aFile = join(outDir, 'plain-file');
+    writeFileSync(aFile, 'not a directory');
+    const r = await runCli([join(FIXTURES, 'trivial.ipynb'), '-o', join(aFile, 'out.ipynb')]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain('cannot write the executed notebook to').and.contain('choose another -o');
+    expect(r.stdout).to.not.contain('starting the tslab kernel');
   });
 
   it('on Ctrl+C interrupts the running cell, writes the notebook and exits 130', async () => {

@@ -22,6 +22,12 @@ export class ApiMetrics {
     labelNames: ['version', 'n_rings'] as const,
     registers: [this.registry],
   });
+  readonly batchSize = new Histogram({
+    name: 'ringcount_inference_batch_size',
+    help: 'Size of the dynamic batch each prediction ran in',
+    buckets: [1, 2, 4, 8, 16, 32],
+    registers: [this.registry],
+  });
   readonly liveVersion = new Gauge({
     name: 'ringcount_live_model_info',
     help: '1 for the model version currently serving /predict/',

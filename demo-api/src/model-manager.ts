@@ -165,7 +165,9 @@ export class ModelManager {
   activate(version: RegistryVersion): Promise<Deployment> {
     const run = this.swapChain.then(async () => {
       if (this.live?.version.version === version.version) return this.live;
-      const next = await this.prepare(version);
+      let next = await this.prepare(version);
+      // A burst of pinned loads may have evicted it from standby in the meantime: load it again.
+      if (next.retired) next = await this.prepare(version);
       this.standby.delete(version.version);
       const previous = this.live;
       this.live = next;

@@ -17,9 +17,10 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export function createEngine(config: ApiConfig): InferenceEngine {
+export function createEngine(config: ApiConfig, metrics: ApiMetrics): InferenceEngine {
   const batching = { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs };
-  return config.engine === 'in-process' ? new InProcessEngine(batching) : new WorkerPoolEngine(config.workers, batching);
+  const onBatch = (size: number): void => metrics.batchSize.observe(size);
+  return config.engine === 'in-process' ? new InProcessEngine(batching, onBatch) : new WorkerPoolEngine(config.workers, batching, onBatch);
 }
 
 /**
@@ -29,7 +30,7 @@ export function createEngine(config: ApiConfig): InferenceEngine {
 export async function startApi(overrides: Partial<ApiConfig> = {}): Promise<RunningApi> {
   const config = defaultConfig(overrides);
   const metrics = new ApiMetrics();
-  const engine = createEngine(config);
+  const engine = createEngine(config, metrics);
   const registry = new MlflowRegistry(config.trackingUri, config.modelName);
   const cache = new ModelCache(config.cacheDir, config.modelName);
   const manager = new ModelManager(

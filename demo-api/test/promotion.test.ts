@@ -17,7 +17,9 @@ describe('demo-api: promotion with update-models.sh', function () {
   });
   after(async () => world.cleanup());
 
-  it('promotes v1 ↔ v2 ten times while clients upload continuously: zero failures, every response names its version', async () => {
+  it('promotes v1 ↔ v2 ten times while clients upload continuously: zero failures, every response names its version', async function () {
+    // Ten script runs on a busy 2-core CI machine: allow time, assert only outcomes.
+    this.timeout(300_000);
     const image = await compoundPng();
     const seen: { status: number; version: unknown; rings: unknown; error?: unknown }[] = [];
     let uploading = true;

@@ -84,6 +84,7 @@ describe('demo-api: the upstream walkthrough', function () {
     expect(metrics).to.match(/ringcount_api_request_duration_seconds_bucket\{le="[^"]+",route="\/predict\/",method="POST",version="v2"\}/);
     expect(metrics).to.match(/ringcount_predictions_total\{version="v1",n_rings="2"\} [1-9]/);
     expect(metrics).to.match(/ringcount_predictions_total\{version="v2",n_rings="5"\} [1-9]/);
+    expect(metrics).to.match(/ringcount_inference_batch_size_count [1-9]/);
     expect(metrics).to.match(/ringcount_live_model_info\{version="v2",registry_version="2"\} 1/);
   });
 });

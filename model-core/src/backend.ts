@@ -16,8 +16,8 @@ export interface BackendSetup {
 
 export interface BackendOptions {
   /**
-   * Threads for the WASM backend. Default: `RINGCOUNT_WASM_THREADS`, else the number of CPUs.
-   * 1 uses the single-threaded SIMD build.
+   * Threads for the WASM backend. Default: `RINGCOUNT_WASM_THREADS`, else the number of CPUs
+   * (1 while the machine's load already fills them). 1 uses the single-threaded SIMD build.
    */
   wasmThreads?: number;
 }
@@ -33,17 +33,19 @@ export async function selectBackend(preferred: BackendName | undefined = envBack
 
 /**
  * Like `selectBackend`, and reports threads. WASM runs multi-threaded in Node when possible (see
- * `enableWasmThreads`); otherwise single-threaded, with the reason in `threadsNote`.
+ * `withThreadedWasmInit`) unless the machine is already busy; otherwise single-threaded, with the
+ * reason in `threadsNote`.
  */
 export async function setupBackend(
   preferred: BackendName | undefined = envBackend(), options: BackendOptions = {},
 ): Promise<BackendSetup> {
   const order: BackendName[] = preferred ? [preferred] : ['tensorflow', 'wasm', 'cpu'];
   // Read before trying backends so a bad setting is reported, not mistaken for a missing backend.
-  const wasmThreads = options.wasmThreads ?? envThreads() ?? os.cpus().length;
-  if (!Number.isInteger(wasmThreads) || wasmThreads < 1) throw new Error(`wasmThreads=${wasmThreads} is not a positive integer`);
+  const asked = options.wasmThreads ?? envThreads();
+  if (asked !== undefined && (!Number.isInteger(asked) || asked < 1)) throw new Error(`wasmThreads=${asked} is not a positive integer`);
+  const threads = asked !== undefined ? { count: asked } : defaultWasmThreads();
   for (const name of order) {
-    const setup = await trySetup(name, wasmThreads);
+    const setup = await trySetup(name, threads);
     if (setup) return setup;
   }
   throw new Error(`TF.js backend '${order.join(', ')}' is not available here`);
@@ -56,6 +58,22 @@ function envBackend(): BackendName | undefined {
   throw new Error(`RINGCOUNT_BACKEND='${v}' is not one of tensorflow, wasm, cpu`);
 }
 
+interface ThreadChoice { count: number; note?: string }
+
+/**
+ * All CPUs, unless other processes already keep them busy: then one thread, because a thread pool
+ * on oversubscribed cores waits for descheduled threads at every barrier (measured here with load
+ * 10–16 on 2 cores: 1 thread trained ~1.4× and predicted ~1.6× faster than 2).
+ */
+function defaultWasmThreads(): ThreadChoice {
+  const cpus = os.cpus().length;
+  const load = os.loadavg()[0] ?? 0;
+  if (cpus > 1 && load >= cpus) {
+    return { count: 1, note: `machine busy (1-min load ${load.toFixed(1)} on ${cpus} CPUs): WASM runs 1 thread; set RINGCOUNT_WASM_THREADS to override` };
+  }
+  return { count: cpus };
+}
+
 function envThreads(): number | undefined {
   const v = process.env.RINGCOUNT_WASM_THREADS;
   if (v === undefined || v === '') return undefined;
@@ -64,7 +82,7 @@ function envThreads(): number | undefined {
   return n;
 }
 
-async function trySetup(name: BackendName, wasmThreads: number): Promise<BackendSetup | undefined> {
+async function trySetup(name: BackendName, wasmThreads: ThreadChoice): Promise<BackendSetup | undefined> {
   if (tf.getBackend() === name && name !== 'wasm') return { backend: name, threads: name === 'cpu' ? 1 : os.cpus().length };
   try {
     if (name === 'tensorflow') {
@@ -85,7 +103,8 @@ type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 
 let wasmSetup: BackendSetup | undefined;
 
-async function setupWasm(wanted: number): Promise<BackendSetup | undefined> {
+async function setupWasm(choice: ThreadChoice): Promise<BackendSetup | undefined> {
+  const wanted = choice.count;
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily: importing it registers the backend
   const wasm = require('@tensorflow/tfjs-backend-wasm') as WasmModule;
   if (wasmSetup !== undefined && tf.findBackend('wasm') !== null) {
@@ -94,7 +113,7 @@ async function setupWasm(wanted: number): Promise<BackendSetup | undefined> {
   }
   const distDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
   wasm.setWasmPaths(distDir + path.sep);
-  let threadsNote: string | undefined;
+  let threadsNote = choice.note;
   let ok: boolean;
   if (wanted > 1) {
     const blocker = threadedWasmBlocker();

@@ -146,6 +146,16 @@ describe('tracking API: experiments and runs', function () {
     });
     const metrics = (await s.api('GET', 'runs/get', { run_id: runId })).body.run.data.metrics;
     expect(metrics.map((m: { value: unknown }) => m.value)).to.deep.equal(['NaN', 'Infinity', '-Infinity']);
+    for (const [key, expected] of [['a', 'NaN'], ['b', 'Infinity'], ['c', '-Infinity']]) {
+      const history = await s.api('GET', 'metrics/get-history', { run_id: runId, metric_key: key });
+      expect(history.body).to.deep.equal({ metrics: [{ key, value: expected, timestamp: 1, step: 0 }] });
+    }
+    // Doubles come back exactly as logged.
+    const precise = [0.1 + 0.2, Math.PI, 1e-300, -1 / 3, 2 ** 53];
+    await s.api('POST', 'runs/log-batch', { run_id: runId, metrics: precise.map((value, step) => ({ key: 'precise', value, timestamp: 1, step })) });
+    const back = await s.api('GET', 'metrics/get-history', { run_id: runId, metric_key: 'precise' });
+    expect(back.body.metrics.map((m: { value: number }) => m.value)).to.deep.equal(precise);
+    expect((await s.api('GET', 'metrics/get-history', { run_id: runId, metric_key: 'never-logged' })).body).to.deep.equal({ metrics: [] });
   });
 
   it('refuses to change a logged param, but accepts the same value again', async () => {

@@ -12,8 +12,8 @@ export interface AugmentConfig {
   /** Mirror horizontally with probability 0.5 (a vertical flip is a horizontal flip plus 180°). */
   flip: boolean;
   /**
-   * Uniform zoom factor range, e.g. [0.8, 1]. The zoom is further shrunk so the rotated square frame
-   * fits inside the output: a rotation must never cut rings off (that would make the label wrong).
+   * Uniform zoom factor range, e.g. [0.85, 1]. The zoom is further shrunk when needed so the rotated
+   * ink fits inside the frame.
    */
   scale: [number, number];
   /** Largest shift as a fraction of the side, e.g. 0.06; limited to the margin the zoom leaves. */
@@ -27,7 +27,7 @@ export interface AugmentConfig {
 export const depictionAugmentation = (): AugmentConfig => ({
   rotate: true,
   flip: true,
-  scale: [0.8, 1],
+  scale: [0.85, 1],
   translate: 0.06,
   thicken: 0.3,
   intensity: [0.85, 1],
@@ -38,17 +38,29 @@ export function augmentImage(src: Float32Array, size: number, cfg: AugmentConfig
   if (src.length !== size * size) throw new RangeError(`augmentImage: expected ${size * size} pixels, got ${src.length}`);
   const angle = cfg.rotate ? uniform(rng, 0, 2 * Math.PI) : 0;
   const mirror = cfg.flip && rng() < 0.5 ? -1 : 1;
-  const fitRotated = 1 / (Math.abs(Math.cos(angle)) + Math.abs(Math.sin(angle)));
-  const zoom = uniform(rng, cfg.scale[0], cfg.scale[1]) * Math.min(1, fitRotated);
-  // Shift only within the margin the zoom leaves (when zoom < 1), so nothing leaves the frame.
-  const maxShift = Math.min(cfg.translate, Math.max(0, (1 - zoom * (Math.abs(Math.cos(angle)) + Math.abs(Math.sin(angle)))) / 2));
-  const tx = uniform(rng, -maxShift, maxShift) * size;
-  const ty = uniform(rng, -maxShift, maxShift) * size;
+  // Largest zoom at which the rotated ink still fits the frame: a rotation must never cut rings off
+  // (that would make the label wrong). Uses the ink's bounding box, so elongated molecules with white
+  // space around them keep their scale instead of always shrinking by up to 1/√2.
+  const box = inkBox(src, size);
+  const c = (size - 1) / 2;
+  const half = c; // largest |offset| of a pixel centre from the centre
+  const cosA = Math.abs(Math.cos(angle));
+  const sinA = Math.abs(Math.sin(angle));
+  const ex = Math.max(Math.abs(box.x0 - c), Math.abs(box.x1 - c));
+  const ey = Math.max(Math.abs(box.y0 - c), Math.abs(box.y1 - c));
+  const extentX = cosA * ex + sinA * ey;
+  const extentY = sinA * ex + cosA * ey;
+  const fit = Math.min(half / Math.max(extentX, 1e-6), half / Math.max(extentY, 1e-6));
+  const zoom = Math.min(uniform(rng, cfg.scale[0], cfg.scale[1]), fit);
+  // Shift only within the margin left on each axis, so nothing leaves the frame.
+  const marginX = Math.max(0, Math.min(cfg.translate * size, half - extentX * zoom));
+  const marginY = Math.max(0, Math.min(cfg.translate * size, half - extentY * zoom));
+  const tx = uniform(rng, -marginX, marginX);
+  const ty = uniform(rng, -marginY, marginY);
   const gain = uniform(rng, cfg.intensity[0], cfg.intensity[1]);
   const thicken = rng() < cfg.thicken ? uniform(rng, 0.3, 0.6) : 0;
 
   // Inverse mapping: for each output pixel find where it comes from in the source.
-  const c = (size - 1) / 2;
   const cos = Math.cos(angle) / zoom;
   const sin = Math.sin(angle) / zoom;
   const out = new Float32Array(size * size);
@@ -62,6 +74,25 @@ export function augmentImage(src: Float32Array, size: number, cfg: AugmentConfig
     }
   }
   return thicken > 0 ? thickenStrokes(out, size, thicken) : out;
+}
+
+/** Bounding box of the pixels with ink (whole frame when there is none). */
+function inkBox(img: Float32Array, size: number): { x0: number; y0: number; x1: number; y1: number } {
+  let x0 = size;
+  let y0 = size;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      if ((img[y * size + x] as number) > 0.02) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+    }
+  }
+  return x1 < 0 ? { x0: 0, y0: 0, x1: size - 1, y1: size - 1 } : { x0, y0, x1, y1 };
 }
 
 function bilinear(img: Float32Array, size: number, x: number, y: number): number {

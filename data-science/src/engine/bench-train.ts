@@ -16,7 +16,17 @@ const IMAGES = 256;
 const BATCH = 32;
 const PYTHON = '/usr/bin/python3';
 
-interface EngineFigures { size: number; trainImgS: number; predictImgS: number }
+interface EngineFigures {
+  size: number; trainImgS: number; predictImgS: number;
+  /** Images per second of CPU time (all threads): what a quiet machine would approach per core used. */
+  trainImgPerCpuS: number; predictImgPerCpuS: number;
+}
+
+/** CPU seconds (user + system, all threads of this process) since `start`. */
+const cpuSecondsSince = (start: NodeJS.CpuUsage): number => {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+};
 interface TorchFigures { trainImgS: number; predictImgS: number }
 
 function parseArgs(argv: string[]): { sizes: number[]; profile: boolean } {
@@ -57,21 +67,25 @@ async function benchEngine(size: number, profile: boolean): Promise<EngineFigure
   const tensorsBefore = tf.memory().numTensors;
   console.log(`size ${size}: timed epoch…`);
   let start = performance.now();
+  let cpuStart = process.cpuUsage();
   await trainEpoch(model, xs, ys);
   const trainImgS = IMAGES / ((performance.now() - start) / 1000);
+  const trainImgPerCpuS = IMAGES / cpuSecondsSince(cpuStart);
 
   // Inference as the anchor does it: one warm-up batch, then all images in one call.
   tf.tidy(() => (model.predict(xs.slice(0, BATCH)) as tf.Tensor).dataSync());
   start = performance.now();
+  cpuStart = process.cpuUsage();
   tf.tidy(() => (model.predict(xs, { batchSize: IMAGES }) as tf.Tensor).dataSync());
   const predictImgS = IMAGES / ((performance.now() - start) / 1000);
+  const predictImgPerCpuS = IMAGES / cpuSecondsSince(cpuStart);
 
   const leaked = tf.memory().numTensors - tensorsBefore;
   if (leaked > 0) console.warn(`size ${size}: ${leaked} tensors leaked during training`);
   if (profile) await printStepProfile(model, xs, ys);
   tf.dispose([xs, ys]);
   model.dispose();
-  return { size, trainImgS, predictImgS };
+  return { size, trainImgS, predictImgS, trainImgPerCpuS, predictImgPerCpuS };
 }
 
 /** Per-kernel wall time of one forward+backward step (one batch), largest first. */
@@ -137,7 +151,8 @@ async function main(): Promise<void> {
   const engine: EngineFigures[] = [];
   for (const size of sizes) {
     const figures = await benchEngine(size, profile);
-    console.log(`tfjs backend=${backend} size=${size} train_img_s=${fmt(figures.trainImgS)} predict_img_s=${fmt(figures.predictImgS)}`);
+    console.log(`tfjs backend=${backend} size=${size} train_img_s=${fmt(figures.trainImgS)} predict_img_s=${fmt(figures.predictImgS)} ` +
+      `(per CPU-second: train ${fmt(figures.trainImgPerCpuS)}, predict ${fmt(figures.predictImgPerCpuS)})`);
     engine.push(figures);
   }
   const torch = runTorchAnchor(sizes);

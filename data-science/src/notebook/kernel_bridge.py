@@ -105,9 +105,11 @@ class Bridge:
                 idle = True
             if reply is None:
                 reply = self.shell_reply(msg_id, 0 if msg is not None else 0.05)
-            if msg is None and reply is None and not self.km.is_alive():
-                emit({"event": "kernel_died", "id": request_id})
-                return
+            if msg is None and not self.km.is_alive():
+                if reply is None:
+                    emit({"event": "kernel_died", "id": request_id})
+                    return
+                break  # replied, then died before going idle: report the reply
         emit({"event": "done", "id": request_id, "status": reply["content"].get("status", "error"),
               "execution_count": reply["content"].get("execution_count")})
 

@@ -53,6 +53,14 @@ async function measure(pid: number | undefined, url: string, image: string, clie
   return r;
 }
 
+/** Mean dynamic batch size a prediction ran in, from the API's own metrics. */
+async function meanBatch(port: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const sum = Number(/^ringcount_inference_batch_size_sum (\S+)/m.exec(text)?.[1]);
+  const count = Number(/^ringcount_inference_batch_size_count (\S+)/m.exec(text)?.[1]);
+  return count > 0 ? ` mean_batch=${(sum / count).toFixed(1)}` : '';
+}
+
 const cpuText = (r: LoadResult): string => (r.cpu_ms_per_req === undefined ? '' : ` cpu_ms_per_req=${r.cpu_ms_per_req}`);
 
 const log = (line: string): void => console.log(`bench:api ${line}`);
@@ -124,7 +132,7 @@ async function main(): Promise<void> {
     .option('clients', { type: 'number', default: 16 })
     .option('duration', { type: 'number', default: 10, describe: 'Seconds of measured load per server' })
     .option('warmup', { type: 'number', default: 2, describe: 'Seconds of unmeasured load first' })
-    .option('engines', { type: 'string', default: 'workers,in-process', describe: 'API variants to measure, each "<engine>[:<workers>]"; the first is the summary line' })
+    .option('engines', { type: 'string', default: 'workers,in-process', describe: 'API variants to measure, each "<engine>[:<workers>[:<max-wait-ms>]]"; the first is the summary line' })
     .option('anchor', { type: 'boolean', default: true, describe: 'Also measure the FastAPI + PyTorch anchor' })
     .strict()
     .help()
@@ -162,11 +170,11 @@ async function main(): Promise<void> {
     const results = new Map<string, LoadResult>();
     for (const engine of engines) {
       const port = await freePort();
-      const [kind = 'workers', workers] = engine.split(':');
+      const [kind = 'workers', workers, maxWait] = engine.split(':');
       log(`demo-api (${engine}) on port ${port}`);
       const child = spawn(
         process.execPath,
-        [path.join(DEMO_API_ROOT, 'dist', 'src', 'cli.js'), '--port', String(port), '--tracking-uri', tracking.url, '--cache-dir', path.join(tmp, `cache-${kind}-${workers ?? 'default'}`), '--engine', kind, ...(workers ? ['--workers', workers] : [])],
+        [path.join(DEMO_API_ROOT, 'dist', 'src', 'cli.js'), '--port', String(port), '--tracking-uri', tracking.url, '--cache-dir', path.join(tmp, `cache-${kind}-${workers ?? 'default'}`), '--engine', kind, ...(workers ? ['--workers', workers] : []), ...(maxWait ? ['--max-wait-ms', maxWait] : [])],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       );
       children.push(child);
@@ -177,7 +185,7 @@ async function main(): Promise<void> {
       results.set(engine, r);
       let vs = anchor ? ` ratio_req_s=${(r.req_s / anchor.req_s).toFixed(2)} ratio_p99=${(r.p99_ms / anchor.p99_ms).toFixed(2)}` : '';
       if (anchor?.cpu_ms_per_req && r.cpu_ms_per_req) vs += ` ratio_cpu_per_req=${(r.cpu_ms_per_req / anchor.cpu_ms_per_req).toFixed(2)}`;
-      log(`${engine}  req_s=${r.req_s} p50_ms=${r.p50_ms} p99_ms=${r.p99_ms} ok=${r.ok} failed=${r.failed}${cpuText(r)}${vs}`);
+      log(`${engine}  req_s=${r.req_s} p50_ms=${r.p50_ms} p99_ms=${r.p99_ms} ok=${r.ok} failed=${r.failed}${cpuText(r)}${vs}${await meanBatch(port)}`);
       await stop(child);
     }
 

@@ -2,6 +2,9 @@ import type { InputShape } from './model-runner.js';
 
 export type EngineKind = 'workers' | 'in-process';
 
+/** Called once per prediction with the size of the batch it ran in (for the batch-size metric). */
+export type BatchObserver = (size: number) => void;
+
 /**
  * Runs model predictions. Models are addressed by a key (the registry version number) so several
  * versions can be loaded at once: the live one, the one being swapped in, and pinned ones.

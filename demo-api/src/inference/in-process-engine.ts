@@ -1,5 +1,5 @@
 import { type BatchingOptions, DynamicBatcher } from './batcher.js';
-import type { InferenceEngine } from './engine.js';
+import type { BatchObserver, InferenceEngine } from './engine.js';
 import { type InputShape, ModelRunner } from './model-runner.js';
 
 /** Dynamic batching on the main thread: no message passing, but each batch holds the event loop. */
@@ -8,8 +8,14 @@ export class InProcessEngine implements InferenceEngine {
   private readonly runner = new ModelRunner();
   private readonly batcher: DynamicBatcher<Float32Array, Float32Array>;
 
-  constructor(private readonly batching: BatchingOptions) {
-    this.batcher = new DynamicBatcher((key, inputs) => this.runner.predictBatch(key, inputs), batching);
+  constructor(
+    private readonly batching: BatchingOptions,
+    onBatch: BatchObserver = () => undefined,
+  ) {
+    this.batcher = new DynamicBatcher((key, inputs) => {
+      for (let i = 0; i < inputs.length; i++) onBatch(inputs.length);
+      return this.runner.predictBatch(key, inputs);
+    }, batching);
   }
 
   load(key: string, dir: string, inputShape: InputShape): Promise<void> {

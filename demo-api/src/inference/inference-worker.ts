@@ -10,15 +10,19 @@ import type { FromWorker, ToWorker, WorkerData } from './worker-protocol.js';
 const port = parentPort;
 if (!port) throw new Error('inference-worker.js must run as a worker thread');
 const { batching } = workerData as WorkerData;
-const runner = new ModelRunner();
-const batcher = new DynamicBatcher<Float32Array, Float32Array>((key, inputs) => runner.predictBatch(key, inputs), batching);
+// The pool supplies the parallelism: one WASM thread per worker, unless RINGCOUNT_WASM_THREADS says otherwise
+// (several threads per worker would oversubscribe the cores and wait at XNNPACK's barriers).
+const runner = new ModelRunner(process.env.RINGCOUNT_WASM_THREADS ? undefined : 1);
+const batcher = new DynamicBatcher<Float32Array, { output: Float32Array; batchSize: number }>((key, inputs) => {
+  return runner.predictBatch(key, inputs).map((output) => ({ output, batchSize: inputs.length }));
+}, batching);
 
 function reply(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(msg, transfer);
 }
 
 port.on('message', (msg: ToWorker) => {
-  const work = async (): Promise<Float32Array | undefined> => {
+  const work = async (): Promise<{ output: Float32Array; batchSize: number } | undefined> => {
     switch (msg.type) {
       case 'load':
         await runner.load(msg.key, msg.dir, msg.inputShape);
@@ -31,7 +35,7 @@ port.on('message', (msg: ToWorker) => {
     }
   };
   work().then(
-    (output) => reply({ type: 'done', id: msg.id, output }, output ? [output.buffer as ArrayBuffer] : []),
+    (out) => reply({ type: 'done', id: msg.id, output: out?.output, batchSize: out?.batchSize }, out ? [out.output.buffer as ArrayBuffer] : []),
     (err: unknown) => reply({ type: 'failed', id: msg.id, error: err instanceof Error ? err.message : String(err) }),
   );
 });

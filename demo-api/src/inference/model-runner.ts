@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { fileSystemIO, selectBackend } from '@ringcount/model-core';
+import { fileSystemIO, setupBackend } from '@ringcount/model-core';
 
 export type InputShape = [number, number, number];
 
@@ -16,8 +16,11 @@ export class ModelRunner {
   private readonly models = new Map<string, RunnerModel>();
   private backend: Promise<string> | undefined;
 
+  /** `wasmThreads`: threads per runner; undefined lets model-core decide (RINGCOUNT_WASM_THREADS, CPUs, load). */
+  constructor(private readonly wasmThreads?: number) {}
+
   backendName(): Promise<string> {
-    this.backend ??= selectBackend();
+    this.backend ??= setupBackend(undefined, { wasmThreads: this.wasmThreads }).then((s) => `${s.backend}×${s.threads}`);
     return this.backend;
   }
 

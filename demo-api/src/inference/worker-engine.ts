@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BatchingOptions } from './batcher.js';
-import type { InferenceEngine } from './engine.js';
+import type { BatchObserver, InferenceEngine } from './engine.js';
 import type { InputShape } from './model-runner.js';
 import type { FromWorker, ToWorker, WorkerData } from './worker-protocol.js';
 
@@ -29,6 +29,7 @@ export class WorkerPoolEngine implements InferenceEngine {
   constructor(
     private readonly size: number,
     private readonly batching: BatchingOptions,
+    private readonly onBatch: BatchObserver = () => undefined,
   ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
@@ -90,7 +91,10 @@ export class WorkerPoolEngine implements InferenceEngine {
       }
       const p = pending.get(msg.id);
       pending.delete(msg.id);
-      if (msg.type === 'done') p?.resolve(msg.output);
+      if (msg.type === 'done') {
+        if (msg.batchSize !== undefined) this.onBatch(msg.batchSize);
+        p?.resolve(msg.output);
+      }
       else p?.reject(new Error(msg.error));
     });
     worker.on('error', (err) => failReady(err));

@@ -9,7 +9,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; backend: string }
-  | { type: 'done'; id: number; output?: Float32Array }
+  | { type: 'done'; id: number; output?: Float32Array; batchSize?: number }
   | { type: 'failed'; id: number; error: string };
 
 export interface WorkerData {

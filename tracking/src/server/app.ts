@@ -234,12 +234,14 @@ function buildRoutes(opts: AppOptions): Map<string, Route> {
     await store.logInputs(runId, inputs);
     return {};
   });
-  add('metrics/get-history', ['GET'], async (msg) => {
+  add('metrics/get-history', ['GET'], async (msg, ctx) => {
     const key = requireString(msg, 'metric_key');
     const max = optionalInt(msg, 'max_results');
     if (max !== undefined && max < 1) throw invalidParam(`Invalid value ${max} for parameter 'max_results': it must be at least 1.`);
-    const page = await store.getMetricHistory(runIdOf(msg), key, max, optionalString(msg, 'page_token'));
-    return { metrics: page.items, ...(page.nextPageToken ? { next_page_token: page.nextPageToken } : {}) };
+    const page = await store.getMetricHistoryJson(runIdOf(msg), key, max, optionalString(msg, 'page_token'));
+    // Pre-serialized: the body is sent as is (a string), the JSON content type is set explicitly.
+    ctx.type = 'application/json';
+    return `{"metrics":${page.json}${page.nextPageToken ? `,"next_page_token":${JSON.stringify(page.nextPageToken)}` : ''}}`;
   });
   add('artifacts/list', ['GET'], async (msg) => {
     const run = await store.getRun(runIdOf(msg));

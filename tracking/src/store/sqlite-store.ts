@@ -242,6 +242,12 @@ export class SqliteStore implements TrackingStore {
       history: db.prepare(
         'SELECT p.value, p.is_nan, p.timestamp, p.step FROM metric_series s JOIN metric_points p ON p.series_id = s.series_id WHERE s.run_uuid = ? AND s.key = ? ORDER BY p.step, p.timestamp, p.value LIMIT ? OFFSET ?',
       ),
+      // NaN and ±Infinity become MLflow's strings; SQLite prints doubles so that they round-trip exactly.
+      historyJson: db.prepare<{ runId: string; key: string; limit: number; offset: number }, { json: string; n: number }>(
+        `SELECT json_group_array(json_object('key', @key, 'value', CASE WHEN is_nan THEN 'NaN' WHEN value = 9e999 THEN 'Infinity' WHEN value = -9e999 THEN '-Infinity' ELSE value END, 'timestamp', timestamp, 'step', step)) AS json, count(*) AS n
+         FROM (SELECT p.value, p.is_nan, p.timestamp, p.step FROM metric_series s JOIN metric_points p ON p.series_id = s.series_id
+               WHERE s.run_uuid = @runId AND s.key = @key ORDER BY p.step, p.timestamp, p.value LIMIT @limit OFFSET @offset)`,
+      ),
       modelByName: db.prepare<[string], ModelRow>('SELECT * FROM registered_models WHERE name = ?'),
       versionByKey: db.prepare<[string, number], VersionRow>('SELECT * FROM model_versions WHERE name = ? AND version = ? AND deleted = 0'),
       versionTags: db.prepare<[string, number], KeyValue>('SELECT key, value FROM model_version_tags WHERE name = ? AND version = ? ORDER BY key'),
@@ -400,14 +406,14 @@ export class SqliteStore implements TrackingStore {
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
       const marks = chunk.map(() => '?').join(',');
-      for (const p of this.db.prepare<string[], KeyValue & { run_uuid: string }>(`SELECT run_uuid, key, value FROM params WHERE run_uuid IN (${marks}) ORDER BY key`).all(...chunk)) {
+      for (const p of this.db.prepare<string[], KeyValue & { run_uuid: string }>(`SELECT run_uuid, key, value FROM params WHERE run_uuid IN (${marks}) ORDER BY run_uuid, key`).all(...chunk)) {
         byId.get(p.run_uuid)!.data.params.push({ key: p.key, value: p.value });
       }
-      for (const t of this.db.prepare<string[], KeyValue & { run_uuid: string }>(`SELECT run_uuid, key, value FROM tags WHERE run_uuid IN (${marks}) ORDER BY key`).all(...chunk)) {
+      for (const t of this.db.prepare<string[], KeyValue & { run_uuid: string }>(`SELECT run_uuid, key, value FROM tags WHERE run_uuid IN (${marks}) ORDER BY run_uuid, key`).all(...chunk)) {
         byId.get(t.run_uuid)!.data.tags.push({ key: t.key, value: t.value });
       }
       type M = { run_uuid: string; key: string; value: number; is_nan: number; timestamp: number; step: number };
-      for (const m of this.db.prepare<string[], M>(`SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_uuid IN (${marks}) ORDER BY key`).all(...chunk)) {
+      for (const m of this.db.prepare<string[], M>(`SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_uuid IN (${marks}) ORDER BY run_uuid, key`).all(...chunk)) {
         byId.get(m.run_uuid)!.data.metrics.push(metricToWire(m.key, m.value, m.is_nan, m.timestamp, m.step));
       }
       for (const d of this.db.prepare<string[], { run_uuid: string; payload: string }>(`SELECT run_uuid, payload FROM run_inputs WHERE run_uuid IN (${marks})`).all(...chunk)) {
@@ -532,6 +538,14 @@ export class SqliteStore implements TrackingStore {
     return { items, nextPageToken: more ? encodePageToken(offset + maxResults) : undefined };
   }
 
+  async getMetricHistoryJson(runId: string, key: string, maxResults: number | undefined, pageToken: string | undefined): Promise<{ json: string; nextPageToken?: string }> {
+    this.runRow(runId);
+    const offset = decodePageToken(pageToken);
+    const row = this.stmt.historyJson.get({ runId, key, limit: maxResults ?? -1, offset })!;
+    const more = maxResults !== undefined && row.n === maxResults;
+    return { json: row.json, nextPageToken: more ? encodePageToken(offset + maxResults) : undefined };
+  }
+
   async searchRuns(args: SearchArgs & { experimentIds: string[]; viewType: ViewType }): Promise<Page<Run>> {
     const where: string[] = [];
     const params: (string | number)[] = [];
@@ -546,10 +560,23 @@ export class SqliteStore implements TrackingStore {
     const stages = viewStages(args.viewType);
     where.push(`r.lifecycle_stage IN (${stages.map(() => '?').join(',')})`);
     params.push(...stages);
+    // Clauses that select runs having some metric/param/tag value become one INTERSECT of index scans
+    // that the runs are joined to; that is about twice as fast as testing each run of the experiment.
+    const candidates: string[] = [];
+    const candidateParams: (string | number)[] = [];
     for (const clause of parseFilter(args.filter)) {
       const sql = runClauseSql(clause);
-      where.push(sql.sql);
-      params.push(...sql.params);
+      if (sql.candidate) {
+        candidates.push(sql.candidate);
+        candidateParams.push(...sql.params);
+      } else {
+        where.push(sql.sql);
+        params.push(...sql.params);
+      }
+    }
+    if (candidates.length > 0) {
+      joins.unshift(`JOIN (${candidates.join(' INTERSECT ')}) c ON c.run_uuid = r.run_uuid`);
+      joinParams.unshift(...candidateParams);
     }
     const orderSql: string[] = [];
     (args.orderBy ?? []).forEach((expr, i) => {
@@ -879,7 +906,7 @@ const RUN_STRING_ATTRIBUTES: Record<string, string> = { run_id: 'run_uuid', run_
 const RUN_NUMERIC_ATTRIBUTES: Record<string, string> = { start_time: 'start_time', end_time: 'end_time', created: 'start_time', Created: 'start_time' };
 
 /** Translates one runs/search clause to SQL over the `runs r` row (values always bound, never spliced). */
-function runClauseSql(c: FilterClause): { sql: string; params: (string | number)[] } {
+function runClauseSql(c: FilterClause): { sql: string; params: (string | number)[]; candidate?: string } {
   const { comparator: op, value } = c;
   const describe = `'${c.entity === 'attribute' ? 'attributes' : c.entity + 's'}.${c.key} ${op}'`;
   const needString = (): string => {
@@ -916,15 +943,15 @@ function runClauseSql(c: FilterClause): { sql: string; params: (string | number)
   if (c.entity === 'metric' || c.entity === 'param' || c.entity === 'tag') {
     const t = table[c.entity];
     if (op === 'IS NULL') return { sql: `r.run_uuid NOT IN (SELECT run_uuid FROM ${t} WHERE key = ?)`, params: [c.key] };
-    if (op === 'IS NOT NULL') return { sql: `r.run_uuid IN (SELECT run_uuid FROM ${t} WHERE key = ?)`, params: [c.key] };
+    if (op === 'IS NOT NULL') return { sql: '', candidate: `SELECT run_uuid FROM ${t} WHERE key = ?`, params: [c.key] };
     const inner = c.entity === 'metric' ? numericOp('value') : stringOp('value');
     const nan = c.entity === 'metric' ? ' AND is_nan = 0' : '';
-    return { sql: `r.run_uuid IN (SELECT run_uuid FROM ${t} WHERE key = ?${nan} AND ${inner.sql})`, params: [c.key, ...inner.params] };
+    return { sql: '', candidate: `SELECT run_uuid FROM ${t} WHERE key = ?${nan} AND ${inner.sql}`, params: [c.key, ...inner.params] };
   }
   if (c.entity === 'dataset') {
     if (c.key !== 'name' && c.key !== 'digest') throw invalidParam(`Invalid filter ${describe}: datasets can be filtered by name and digest.`);
     const inner = stringOp(c.key);
-    return { sql: `r.run_uuid IN (SELECT run_uuid FROM run_inputs WHERE ${inner.sql})`, params: inner.params };
+    return { sql: '', candidate: `SELECT run_uuid FROM run_inputs WHERE ${inner.sql}`, params: inner.params };
   }
   const stringColumn = RUN_STRING_ATTRIBUTES[c.key];
   if (stringColumn) return stringOp(`r.${stringColumn}`);
