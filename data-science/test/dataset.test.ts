@@ -193,7 +193,7 @@ describe('dataset', () => {
 
     it('never rotates or shifts content out of the frame (that would change the ring count)', () => {
       // One blob near (not on: depictions keep a small white margin) each corner, one image per corner.
-      const cfg = { ...depictionAugmentation(), thicken: 0, intensity: [1, 1] as [number, number] };
+      const cfg = { ...depictionAugmentation(), keepOriginal: 0, thicken: 0, intensity: [1, 1] as [number, number] };
       for (const [x0, y0] of [[1, 1], [size - 4, 1], [1, size - 4], [size - 4, size - 4]] as const) {
         const blob = new Float32Array(size * size);
         for (let y = y0; y < y0 + 3; y++) for (let x = x0; x < x0 + 3; x++) blob[y * size + x] = 1;
@@ -203,14 +203,22 @@ describe('dataset', () => {
     });
 
     it('is reproducible from its seed and actually transforms', () => {
-      const a = augmentImage(img, size, depictionAugmentation(), createRng(9));
-      const b = augmentImage(img, size, depictionAugmentation(), createRng(9));
+      const cfg = { ...depictionAugmentation(), keepOriginal: 0 };
+      const a = augmentImage(img, size, cfg, createRng(9));
+      const b = augmentImage(img, size, cfg, createRng(9));
       expect(a).to.deep.equal(b);
       expect(a).to.not.deep.equal(img);
     });
 
+    it('passes about keepOriginal of the images through unchanged', () => {
+      const rng = createRng(3);
+      let unchanged = 0;
+      for (let i = 0; i < 400; i++) if (augmentImage(img, size, depictionAugmentation(), rng).every((v, k) => v === img[k])) unchanged++;
+      expect(unchanged / 400).to.be.within(0.14, 0.26);
+    });
+
     it('is the identity when every augmentation is off', () => {
-      const off = { rotate: false, flip: false, scale: [1, 1] as [number, number], translate: 0, thicken: 0, intensity: [1, 1] as [number, number] };
+      const off = { keepOriginal: 0, rotate: false, flip: false, scale: [1, 1] as [number, number], translate: 0, thicken: 0, intensity: [1, 1] as [number, number] };
       const out = augmentImage(img, size, off, createRng(1));
       out.forEach((v, i) => expect(v).to.be.closeTo(img[i] as number, 1e-6));
     });
@@ -230,7 +238,7 @@ describe('dataset', () => {
         return m2 / w - (m / w) ** 2;
       };
       expect(spread(img, 'y')).to.be.greaterThan(5 * spread(img, 'x'));
-      const rotateOnly = { rotate: true, flip: false, scale: [1, 1] as [number, number], translate: 0, thicken: 0, intensity: [1, 1] as [number, number] };
+      const rotateOnly = { keepOriginal: 0, rotate: true, flip: false, scale: [1, 1] as [number, number], translate: 0, thicken: 0, intensity: [1, 1] as [number, number] };
       const rng = createRng(4);
       const outs = Array.from({ length: 40 }, () => augmentImage(img, size, rotateOnly, rng));
       expect(outs.some((o) => spread(o, 'x') > 3 * spread(o, 'y'))).to.equal(true);

@@ -37,7 +37,7 @@ export function defaultConfig(overrides: Partial<ApiConfig> = {}): ApiConfig {
     engine: 'workers',
     workers: Math.max(1, Math.min(4, os.availableParallelism())),
     maxBatch: 16,
-    maxWaitMs: 0,
+    maxWaitMs: 3,
     maxStandby: 2,
     log: (line) => console.log(`${new Date().toISOString()} demo-api: ${line}`),
     ...overrides,

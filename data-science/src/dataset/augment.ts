@@ -7,6 +7,11 @@ import { uniform } from './random.js';
  * "ink" image (background 0), so out-of-frame pixels are simply background.
  */
 export interface AugmentConfig {
+  /**
+   * Probability of passing an image through unchanged: resampling softens strokes, so without some
+   * clean images the model would never see the crisp depictions it is evaluated and served on.
+   */
+  keepOriginal: number;
   /** Rotate by a uniform angle in [0, 360°). */
   rotate: boolean;
   /** Mirror horizontally with probability 0.5 (a vertical flip is a horizontal flip plus 180°). */
@@ -25,6 +30,7 @@ export interface AugmentConfig {
 }
 
 export const depictionAugmentation = (): AugmentConfig => ({
+  keepOriginal: 0.2,
   rotate: true,
   flip: true,
   scale: [0.85, 1],
@@ -36,6 +42,7 @@ export const depictionAugmentation = (): AugmentConfig => ({
 /** Returns a new `size×size` image; the input is not modified. Output stays within [0, 1]. */
 export function augmentImage(src: Float32Array, size: number, cfg: AugmentConfig, rng: Rng): Float32Array {
   if (src.length !== size * size) throw new RangeError(`augmentImage: expected ${size * size} pixels, got ${src.length}`);
+  if (rng() < cfg.keepOriginal) return Float32Array.from(src);
   const angle = cfg.rotate ? uniform(rng, 0, 2 * Math.PI) : 0;
   const mirror = cfg.flip && rng() < 0.5 ? -1 : 1;
   // Largest zoom at which the rotated ink still fits the frame: a rotation must never cut rings off
