@@ -2,7 +2,7 @@
  * The demo command (`npm run demo`): brings up the whole platform on one machine and keeps it up
  * until Ctrl-C. Each step is skipped when its result already exists, so running it again resumes.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { assertPortFree, runStep, runningSteps, startService, stopServices, waitForHttp, type Service } from './services.js';
 
@@ -93,6 +93,16 @@ async function registeredLabels(trackingUrl: string): Promise<Set<string>> {
   return labels;
 }
 
+/** Contents of a file another process writes, once it exists. */
+async function waitForFile(file: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${file} did not appear within ${timeoutMs / 1000} s`);
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const profile = PROFILES[opts.profile] as Profile;
@@ -124,14 +134,15 @@ async function main(): Promise<void> {
 
   await step('train v1 and v2 (data-science/train.ipynb, headless)', async () => {
     const have = await registeredLabels(trackingUrl);
-    for (const version of ['v1', 'v2']) {
-      if (have.has(version) && !opts.retrain) {
-        console.log(`  ${version} is already registered: skipping (--retrain to train again)`);
-        continue;
-      }
-      await runStep(node, [dist('data-science', 'notebook/run-notebook.js'), 'data-science/train.ipynb', '-p', `version="${version}"`,
-        '-p', `trackingUri="${trackingUrl}"`, ...profile.trainParams, '-o', `logs/train-${version}.ipynb`], { cwd: ROOT, env });
+    const missing = ['v1', 'v2'].filter((v) => opts.retrain || !have.has(v));
+    if (missing.length === 0) {
+      console.log('  v1 and v2 are already registered: skipping (--retrain to train again)');
+      return;
     }
+    // One kernel for both versions when both are needed: tslab's start-up is ~10 s.
+    const version = missing.length === 2 ? 'both' : (missing[0] as string);
+    await runStep(node, [dist('data-science', 'notebook/run-notebook.js'), 'data-science/train.ipynb', '-p', `version="${version}"`,
+      '-p', `trackingUri="${trackingUrl}"`, ...profile.trainParams, '-o', `logs/train-${version}.ipynb`], { cwd: ROOT, env });
   });
 
   await step('promote v1', async () => {
@@ -154,10 +165,11 @@ async function main(): Promise<void> {
     }
     await assertPortFree(jupyterPort(), '127.0.0.1', 'Jupyter', 'JUPYTER_PORT');
     const urlFile = path.join(LOG_DIR, 'jupyter-url.txt');
+    rmSync(urlFile, { force: true }); // written anew, with the token, once Jupyter answers
     const s = startService('jupyter', node, [dist('data-science', 'notebook/start-jupyter.js'), '--port', String(jupyterPort())], { cwd: ROOT, logDir: LOG_DIR, env });
     services.push(s);
     await waitForHttp(s, `http://127.0.0.1:${jupyterPort()}/api`, 90_000);
-    jupyterUrl = existsSync(urlFile) ? readFileSync(urlFile, 'utf8').trim() : `http://127.0.0.1:${jupyterPort()}/`;
+    jupyterUrl = await waitForFile(urlFile, 30_000);
   });
 
   console.log(`

@@ -75,14 +75,16 @@ describe('the demo command and the README walkthrough, against the real services
     expect(blocks.length).to.be.greaterThan(5);
   });
 
-  for (const block of blocks) {
-    it(`walkthrough, ${block.heading} (README line ${block.line}): ${block.code.split('\n')[0]}`, function () {
-      const run = spawnSync('bash', ['-euo', 'pipefail', '-c', block.code], { cwd: ROOT, encoding: 'utf8', timeout: 5 * 60_000 });
-      const shown = `$ ${block.code}\n${run.stdout}${run.stderr}`;
-      expect(run.status, shown).to.equal(0);
-      for (const pattern of block.expect) expect(run.stdout + run.stderr, shown).to.match(pattern);
-    });
-  }
+  describe('the README walkthrough, block by block', function () {
+    for (const block of blocks) {
+      it(`walkthrough, ${block.heading} (README line ${block.line}): ${block.code.split('\n')[0]}`, function () {
+        const run = spawnSync('bash', ['-euo', 'pipefail', '-c', block.code], { cwd: ROOT, encoding: 'utf8', timeout: 5 * 60_000 });
+        const shown = `$ ${block.code}\n${run.stdout}${run.stderr}`;
+        expect(run.status, shown).to.equal(0);
+        for (const pattern of block.expect) expect(run.stdout + run.stderr, shown).to.match(pattern);
+      });
+    }
+  });
 
   describe('seen in a browser (headless Chromium)', function () {
     let browser: Browser;
@@ -96,6 +98,31 @@ describe('the demo command and the README walkthrough, against the real services
     });
     after(async function () {
       await browser?.close();
+    });
+
+    it('the tracking UI shows the v1 and v2 runs, their metric charts and the registered versions', async function () {
+      const tracking = `http://127.0.0.1:${PORTS.tracking}`;
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await page.goto(`${tracking}/#/`);
+      await page.click('.experiment-link >> text=ring-count');
+      await page.waitForSelector('[data-testid=runs-table] tbody tr .run-link');
+      const runNames = await page.$$eval('[data-testid=runs-table] tbody tr .run-link', (links) => links.map((a) => a.textContent ?? ''));
+      expect(runNames.some((n) => n.startsWith('v1'))).to.equal(true);
+      expect(runNames.some((n) => n.startsWith('v2'))).to.equal(true);
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'tracking-runs.png'), fullPage: true });
+
+      await page.click('[data-testid=runs-table] tbody tr .run-link >> text=/^v2/');
+      await page.waitForSelector('[data-testid=charts] .chart canvas', { timeout: 30_000 });
+      const charted = await page.$$eval('[data-testid=charts] .chart', (cards) => cards.map((c) => c.getAttribute('data-metric')));
+      expect(charted.join(' ')).to.match(/loss/).and.to.match(/acc/);
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'tracking-run-v2.png'), fullPage: true });
+
+      await page.goto(`${tracking}/#/models/ring-counter`);
+      await page.waitForSelector('[data-testid=versions-table] tbody tr');
+      const versions = await page.textContent('[data-testid=versions-table]');
+      expect(versions).to.contain('v1').and.to.contain('v2').and.to.contain('production');
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'tracking-registry.png'), fullPage: true });
+      await page.close();
     });
 
     it('the API docs page shows the predict route', async function () {
@@ -117,18 +144,20 @@ describe('the demo command and the README walkthrough, against the real services
     });
   });
 
-  it('Ctrl-C stops every service and leaves no orphan', async function () {
-    const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
-    process.kill(-(demo.pid as number), 'SIGINT');
-    await exited;
-    for (const [name, port] of Object.entries(PORTS)) {
-      let free = false;
-      for (let i = 0; i < 40 && !free; i++) {
-        free = await portIsFree(port);
-        if (!free) await new Promise((r) => setTimeout(r, 250));
+  describe('stopping', function () {
+    it('Ctrl-C stops every service and leaves no orphan', async function () {
+      const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+      process.kill(-(demo.pid as number), 'SIGINT');
+      await exited;
+      for (const [name, port] of Object.entries(PORTS)) {
+        let free = false;
+        for (let i = 0; i < 40 && !free; i++) {
+          free = await portIsFree(port);
+          if (!free) await new Promise((r) => setTimeout(r, 250));
+        }
+        expect(free, `${name} still listens on ${port} after Ctrl-C`).to.equal(true);
       }
-      expect(free, `${name} still listens on ${port} after Ctrl-C`).to.equal(true);
-    }
-    expect(output).to.contain('stopped.');
+      expect(output).to.contain('stopped.');
+  });
   });
 });
