@@ -158,6 +158,6 @@ describe('the demo command and the README walkthrough, against the real services
         expect(free, `${name} still listens on ${port} after Ctrl-C`).to.equal(true);
       }
       expect(output).to.contain('stopped.');
-  });
+    });
   });
 });
