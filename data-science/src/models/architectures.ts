@@ -61,7 +61,7 @@ export const gapCnn: ModelSpec = {
   description: 'four conv stages 16-32-64-96 (12× v1\'s filters at depth), global average pooling; augmentation; cosine LR; early stopping',
   augment: true,
   learningRate: (epoch, epochs) => 5e-5 + 0.5 * (1e-3 - 5e-5) * (1 + Math.cos((Math.PI * epoch) / Math.max(1, epochs))),
-  defaultEpochs: 8,
+  defaultEpochs: 16,
   earlyStoppingPatience: 4,
   build(imageSize, numClasses, seed) {
     const layers: tf.layers.Layer[] = [];
