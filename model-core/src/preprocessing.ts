@@ -27,9 +27,47 @@ export class ImageDecodeError extends Error {
 
 /**
  * Decode (PNG, JPEG, WebP, …), flatten onto white, make grayscale and resize to `size`×`size`
- * (aspect kept, padded white), returning `size*size` floats in [0, 1].
+ * (aspect kept, centred, padded white), returning `size*size` floats in [0, 1] (ink: 0 = white).
+ *
+ * Why sharp only decodes: libvips has a large fixed cost per pipeline operation, so the former
+ * flatten → grayscale → resize → colourspace pipeline cost ~7 ms of CPU per 300×300 depiction
+ * while a plain decode costs ~2 ms; the rest is cheaper in plain TypeScript (~0.5 ms), the more so
+ * as depictions are ~97% white, which the resampling below skips. It reproduces the former
+ * pipeline step by step (flatten onto white in sRGB, libvips' linear-light sRGB → B_W luminance,
+ * libvips' resize weights — box pre-shrink then lanczos3 — and 'contain' geometry): pixels differ
+ * by ~0.001 on average (max ~0.09), and saved models' predictions stay the same for ~97% of
+ * depictions; test/preprocessing.test.ts checks it against the former pipeline.
+ *
+ * Decoding limits stay in libvips: an image whose header declares more than `MAX_INPUT_PIXELS`
+ * pixels is refused before any pixel is decoded, and corrupt data fails with `ImageDecodeError`.
+ * Images over `FAST_PATH_MAX_PIXELS` still take the former all-libvips pipeline, which streams.
  */
 export async function preprocessImage(input: Buffer | string, config: PreprocessConfig): Promise<Float32Array> {
+  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    decoded = await sharp(input, { limitInputPixels: FAST_PATH_MAX_PIXELS, failOn: 'error' }).raw().toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    if (PIXEL_LIMIT_MESSAGE.test((err as Error).message)) return preprocessLargeImage(input, config);
+    throw new ImageDecodeError(`could not decode image: ${(err as Error).message}`);
+  }
+  const { data, info } = decoded;
+  const ink = inkOnWhite(asBytes(data, info), info.width, info.height, info.channels);
+  return containInk(ink, info.width, info.height, config.size);
+}
+
+/**
+ * Above this many pixels the whole decoded image would be held in memory (4 bytes a pixel, and
+ * concurrent requests multiply it), so large images go through libvips' streaming resize instead.
+ */
+const FAST_PATH_MAX_PIXELS = 2048 * 2048;
+/** How libvips words a header that exceeds `limitInputPixels` (detected before any pixel is decoded). */
+const PIXEL_LIMIT_MESSAGE = /pixel limit/i;
+
+/**
+ * The all-libvips pipeline, for images too large to decode whole: libvips streams them and
+ * shrinks on load. Slower per image, but such images are rare (depictions are 300×300).
+ */
+async function preprocessLargeImage(input: Buffer | string, config: PreprocessConfig): Promise<Float32Array> {
   let raw: Buffer;
   try {
     raw = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
@@ -51,5 +89,285 @@ export function toModelInput(gray: Uint8Array, config: PreprocessConfig): Float3
   if (gray.length !== expected) throw new Error(`expected ${expected} gray pixels, got ${gray.length}`);
   const out = new Float32Array(expected);
   for (let i = 0; i < expected; i++) out[i] = 1 - (gray[i] as number) / 255;
+  return out;
+}
+
+/** sharp's raw output is 8-bit for 8- and 16-bit sources today; accept 16-bit too in case that changes. */
+function asBytes(data: Buffer, info: sharp.OutputInfo): Uint8Array {
+  const samples = info.width * info.height * info.channels;
+  if (data.length === samples) return data;
+  if (data.length === samples * 2) {
+    const bytes = new Uint8Array(samples);
+    for (let i = 0; i < samples; i++) bytes[i] = Math.round(data.readUInt16LE(i * 2) / 257);
+    return bytes;
+  }
+  throw new ImageDecodeError(`could not decode image: unexpected raw layout (${data.length} bytes for ${info.width}×${info.height}×${info.channels})`);
+}
+
+/** sRGB 8-bit value → linear light in [0, 1] (the sRGB transfer function libvips uses). */
+const SRGB_TO_LINEAR = Float64Array.from({ length: 256 }, (_, v) => {
+  const c = v / 255;
+  return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+});
+
+/** Linear light quantised to 1/LINEAR_STEPS → sRGB 8-bit value; built on the first colour pixel. */
+const LINEAR_STEPS = 16384;
+let linearToSrgb: Uint8Array | undefined;
+function linearToSrgbTable(): Uint8Array {
+  linearToSrgb ??= Uint8Array.from({ length: LINEAR_STEPS + 1 }, (_, i) => {
+    const y = i / LINEAR_STEPS;
+    return Math.round(255 * (y <= 0.0031308 ? y * 12.92 : 1.055 * y ** (1 / 2.4) - 0.055));
+  });
+  return linearToSrgb;
+}
+
+/**
+ * libvips' sRGB → B_W: Rec. 709 luminance in linear light, encoded back to 8-bit sRGB. Gray
+ * pixels (r = g = b, nearly all of a depiction) map to themselves, so only colour pixels pay for it.
+ */
+function luminance(r: number, g: number, b: number): number {
+  if (r === g && g === b) return r;
+  const y = 0.2126 * (SRGB_TO_LINEAR[r] as number) + 0.7152 * (SRGB_TO_LINEAR[g] as number) + 0.0722 * (SRGB_TO_LINEAR[b] as number);
+  return linearToSrgbTable()[Math.round(y * LINEAR_STEPS)] as number;
+}
+
+/** Alpha-composites a value onto white in sRGB, rounded to 8 bits as libvips' flatten does. */
+function onWhite(c: number, a: number): number {
+  return a === 255 ? c : Math.round((c * a + 255 * (255 - a)) / 255);
+}
+
+/** Flattens onto white, converts to gray and returns ink = 255 − gray per pixel (0 = white). */
+function inkOnWhite(px: Uint8Array, width: number, height: number, channels: number): Uint8Array {
+  const n = width * height;
+  const ink = new Uint8Array(n);
+  switch (channels) {
+    case 1:
+      for (let i = 0; i < n; i++) ink[i] = 255 - (px[i] as number);
+      break;
+    case 2:
+      for (let i = 0, p = 0; i < n; i++, p += 2) ink[i] = 255 - onWhite(px[p] as number, px[p + 1] as number);
+      break;
+    case 3: {
+      let i = 0;
+      if (px.byteOffset % 4 === 0) {
+        // Four RGB pixels are three 32-bit words: skip runs of white (ink stays 0) a word at a time.
+        const words = new Uint32Array(px.buffer, px.byteOffset, Math.floor(n / 4) * 3);
+        for (let w = 0; w < words.length; w += 3, i += 4) {
+          if (((words[w] as number) & (words[w + 1] as number) & (words[w + 2] as number)) === -1) continue;
+          for (let k = i, p = i * 3; k < i + 4; k++, p += 3) ink[k] = 255 - luminance(px[p] as number, px[p + 1] as number, px[p + 2] as number);
+        }
+      }
+      for (let p = i * 3; i < n; i++, p += 3) ink[i] = 255 - luminance(px[p] as number, px[p + 1] as number, px[p + 2] as number);
+      break;
+    }
+    case 4:
+      for (let i = 0, p = 0; i < n; i++, p += 4) {
+        const a = px[p + 3] as number;
+        if (a !== 0) ink[i] = 255 - luminance(onWhite(px[p] as number, a), onWhite(px[p + 1] as number, a), onWhite(px[p + 2] as number, a));
+      }
+      break;
+    default:
+      throw new ImageDecodeError(`could not decode image: ${channels} channels are not supported; send a gray, RGB or RGBA image`);
+  }
+  return ink;
+}
+
+/**
+ * Resampling from `inLen` samples to `outLen`, stored by input sample so that white (zero-ink)
+ * input is skipped: input j adds `weights[c]` of itself to output `targets[c]` for c in
+ * [`from[j]`, `from[j + 1]`). Each output's weights sum to 1.
+ */
+interface Scatter {
+  from: Int32Array;
+  targets: Int32Array;
+  weights: Float32Array;
+}
+
+/** Images mostly share a few sizes (all depictions are 300×300), so weights are reused. */
+const scatterCache = new Map<string, Scatter>();
+const SCATTER_CACHE_ENTRIES = 64;
+
+function resampling(inLen: number, outLen: number): Scatter {
+  const key = `${inLen}>${outLen}`;
+  let scatter = scatterCache.get(key);
+  if (!scatter) {
+    const pairs = libvipsResizeWeights(inLen, outLen);
+    scatter = byInput(pairs, inLen);
+    if (scatterCache.size >= SCATTER_CACHE_ENTRIES) scatterCache.delete(scatterCache.keys().next().value as string);
+    scatterCache.set(key, scatter);
+  }
+  return scatter;
+}
+
+/** One contribution: input sample `input` adds `weight` of itself to output sample `output`. */
+interface Contribution {
+  input: number;
+  output: number;
+  weight: number;
+}
+
+/**
+ * What libvips' resize does along one axis, as one set of weights: when shrinking by 4× or more
+ * it first box-averages by the whole factor ⌊scale / 2⌋ (its default `gap`), then applies lanczos3
+ * (support widened by the remaining scale when shrinking), edges extended. Matching it keeps saved
+ * models' predictions as they were (an area-average filter alone changed ~20% of them).
+ */
+function libvipsResizeWeights(inLen: number, outLen: number): Contribution[] {
+  const boxShrink = Math.floor(inLen / outLen / 2);
+  if (boxShrink < 2) return lanczos3Weights(inLen, outLen);
+  const midLen = Math.max(outLen, Math.round(inLen / boxShrink));
+  return compose(areaWeights(inLen, midLen), lanczos3Weights(midLen, outLen));
+}
+
+function lanczos3(t: number): number {
+  if (t === 0) return 1;
+  if (t <= -3 || t >= 3) return 0;
+  const pt = Math.PI * t;
+  return (3 * Math.sin(pt) * Math.sin(pt / 3)) / (pt * pt);
+}
+
+function lanczos3Weights(inLen: number, outLen: number): Contribution[] {
+  const scale = inLen / outLen;
+  const support = Math.max(scale, 1);
+  const pairs: Contribution[] = [];
+  for (let output = 0; output < outLen; output++) {
+    const centre = (output + 0.5) * scale - 0.5;
+    const lo = Math.ceil(centre - 3 * support);
+    const hi = Math.floor(centre + 3 * support);
+    const weights = new Map<number, number>();
+    let total = 0;
+    for (let j = lo; j <= hi; j++) {
+      const w = lanczos3((j - centre) / support);
+      if (w === 0) continue;
+      const input = Math.min(Math.max(j, 0), inLen - 1);
+      weights.set(input, (weights.get(input) ?? 0) + w);
+      total += w;
+    }
+    for (const [input, w] of weights) pairs.push({ input, output, weight: w / total });
+  }
+  return pairs;
+}
+
+/** Weights of `first` followed by `second`, as one step. */
+function compose(first: Contribution[], second: Contribution[]): Contribution[] {
+  const byOutputOfFirst = new Map<number, Contribution[]>();
+  for (const p of first) {
+    const list = byOutputOfFirst.get(p.output) ?? [];
+    list.push(p);
+    byOutputOfFirst.set(p.output, list);
+  }
+  const combined = new Map<string, Contribution>();
+  for (const q of second) {
+    for (const p of byOutputOfFirst.get(q.input) ?? []) {
+      const key = `${p.input}>${q.output}`;
+      const c = combined.get(key);
+      if (c) c.weight += p.weight * q.weight;
+      else combined.set(key, { input: p.input, output: q.output, weight: p.weight * q.weight });
+    }
+  }
+  return [...combined.values()];
+}
+
+/** Box average: each output averages the input interval it covers, partial pixels by their overlap. */
+function areaWeights(inLen: number, outLen: number): Contribution[] {
+  const scale = inLen / outLen;
+  const pairs: Contribution[] = [];
+  for (let output = 0; output < outLen; output++) {
+    const lo = output * scale;
+    const hi = Math.min(inLen, (output + 1) * scale);
+    for (let input = Math.floor(lo); input < hi; input++) {
+      const overlap = Math.min(hi, input + 1) - Math.max(lo, input);
+      if (overlap > 1e-9) pairs.push({ input, output, weight: overlap / scale });
+    }
+  }
+  return pairs;
+}
+
+function byInput(pairs: Contribution[], inLen: number): Scatter {
+  pairs.sort((a, b) => a.input - b.input || a.output - b.output);
+  const from = new Int32Array(inLen + 1);
+  for (const p of pairs) from[p.input + 1] = (from[p.input + 1] as number) + 1;
+  for (let j = 0; j < inLen; j++) from[j + 1] = (from[j + 1] as number) + (from[j] as number);
+  return {
+    from,
+    targets: Int32Array.from(pairs, (p) => p.output),
+    weights: Float32Array.from(pairs, (p) => p.weight),
+  };
+}
+
+/**
+ * Fits the ink image into `size`×`size` keeping its aspect ratio, centred on white (sharp's
+ * `fit: 'contain'` geometry: longer side = size, shorter side rounded, offset floored), and returns
+ * ink in [0, 1].
+ */
+function containInk(ink: Uint8Array, width: number, height: number, size: number): Float32Array {
+  const scale = size / Math.max(width, height);
+  const outW = Math.max(1, Math.min(size, Math.round(width * scale)));
+  const outH = Math.max(1, Math.min(size, Math.round(height * scale)));
+  const left = Math.floor((size - outW) / 2);
+  const top = Math.floor((size - outH) / 2);
+  const sx = resampling(width, outW);
+  const sy = resampling(height, outH);
+
+  // Horizontal pass (height × outW), only from inked pixels (white contributes nothing).
+  const rows = new Float32Array(height * outW);
+  // Per input row, the first and last inked column (first > last: no ink), to bound the vertical pass.
+  const firstInked = new Int32Array(height).fill(width);
+  const lastInked = new Int32Array(height).fill(-1);
+  const addInk = (i: number): void => {
+    const value = ink[i] as number;
+    if (value === 0) return;
+    const y = Math.floor(i / width);
+    const x = i - y * width;
+    const dst = y * outW;
+    if (x < (firstInked[y] as number)) firstInked[y] = x;
+    if (x > (lastInked[y] as number)) lastInked[y] = x;
+    for (let c = sx.from[x] as number, end = sx.from[x + 1] as number; c < end; c++) {
+      const at = dst + (sx.targets[c] as number);
+      rows[at] = (rows[at] as number) + (sx.weights[c] as number) * value;
+    }
+  };
+  // `ink` is freshly allocated (offset 0): test four pixels at a time for ink.
+  const words = new Uint32Array(ink.buffer, ink.byteOffset, ink.length >> 2);
+  for (let w = 0; w < words.length; w++) {
+    if (words[w] === 0) continue;
+    for (let i = w * 4; i < w * 4 + 4; i++) addInk(i);
+  }
+  for (let i = words.length * 4; i < ink.length; i++) addInk(i);
+
+  // Output columns each row's inked columns reached (targets are sorted within each input).
+  const spanFrom = (y: number): number => sx.targets[sx.from[firstInked[y] as number] as number] as number;
+  const spanTo = (y: number): number => sx.targets[(sx.from[(lastInked[y] as number) + 1] as number) - 1] as number;
+
+  // libvips keeps 8 bits between its horizontal and vertical passes: a clamped byte array rounds
+  // and clamps likewise (and is cheaper to read back).
+  const rows8 = new Uint8ClampedArray(rows.length);
+  for (let y = 0; y < height; y++) {
+    if ((firstInked[y] as number) > (lastInked[y] as number)) continue;
+    for (let i = y * outW + spanFrom(y), end = y * outW + spanTo(y); i <= end; i++) rows8[i] = rows[i] as number;
+  }
+
+  // Vertical pass from inked rows only, straight into the centred window of the output.
+  const out = new Float32Array(size * size);
+  const norm = 1 / 255;
+  for (let y = 0; y < height; y++) {
+    if ((firstInked[y] as number) > (lastInked[y] as number)) continue;
+    const xFrom = spanFrom(y);
+    const xTo = spanTo(y);
+    const src = y * outW;
+    for (let c = sy.from[y] as number, end = sy.from[y + 1] as number; c < end; c++) {
+      const dst = (top + (sy.targets[c] as number)) * size + left;
+      const weight = (sy.weights[c] as number) * norm;
+      for (let x = xFrom; x <= xTo; x++) {
+        const value = rows8[src + x] as number;
+        if (value !== 0) out[dst + x] = (out[dst + x] as number) + weight * value;
+      }
+    }
+  }
+  // libvips' result is 8-bit: round to 1/255 steps and clamp lanczos3's over- and undershoots.
+  for (let i = 0; i < out.length; i++) {
+    const v = out[i] as number;
+    if (v !== 0) out[i] = v <= 0 ? 0 : v >= 1 ? 1 : Math.round(v * 255) / 255;
+  }
   return out;
 }
