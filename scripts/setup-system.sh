@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the host's non-npm needs (local-requirements.txt) from Debian's packages when missing,
 # and registers the project's own tslab as the Jupyter TypeScript kernel.
-#   --with-browser   also install Chromium (for the UI tests)
+#   --with-browser   also install what the tests need: Chromium (UI tests) and docker-compose (compose file check)
 # Needs root or passwordless sudo to install; otherwise prints exactly what to install and exits 2.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,8 @@ done
 
 # Debian package names come from local-requirements.txt (comments and blank lines ignored).
 mapfile -t wanted < <(grep -v '^\s*#' local-requirements.txt | awk 'NF{print $1}')
-[ "$with_browser" = 1 ] && wanted+=(chromium)
+# The tests also drive Chromium and check docker-compose.yml (no Docker engine needed for `config`).
+[ "$with_browser" = 1 ] && wanted+=(chromium docker-compose)
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
   echo "setup-system: not a Debian/Ubuntu host; install Jupyter Notebook 6+, nbconvert and jupyter_client for" >&2
