@@ -125,7 +125,7 @@ function verdict(runs: TrackedRunSummary[]): string {
     `What v2 changes: v1 flattens its feature maps, so it must learn every ring position separately; v2's global average pooling counts ring-like ` +
       `features wherever they are, and its extra, wider stage sees whole fused ring systems. v2 trains on rotated, mirrored, rescaled, shifted and ` +
       `re-stroked copies (what real RDKit/ChEMBL depictions vary in; train−val accuracy gap ${gap(v2).toFixed(1)} points vs ${gap(v1).toFixed(1)} for v1), ` +
-      `with a cosine learning-rate decay, early stopping and the best validation epoch kept.`,
+      `with a higher peak learning rate (3e-3) after a warm-up epoch, cosine decay, early stopping and the best validation epoch kept.`,
   );
   return lines.join('\n');
 }

@@ -116,7 +116,7 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
     max_images: opts.maxImages ?? 0,
     seed,
     learning_rate: opts.learningRate ?? spec.learningRate(0, opts.epochs),
-    lr_schedule: spec.version === 'v2' ? 'cosine' : 'constant',
+    lr_schedule: spec.version === 'v2' ? 'warmup+cosine' : 'constant',
     augmentation: spec.augment ? JSON.stringify(depictionAugmentation()) : 'none',
     early_stopping_patience: spec.earlyStoppingPatience,
     n_images: data.size,
