@@ -1,10 +1,12 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmGradientKernels, setupTrainingBackend } from '../src/engine/index.js';
+import { ortKernelsActive, registerWasmGradientKernels, setupTrainingBackend, useOrtKernels } from '../src/engine/index.js';
 
 /**
  * The engine's WASM gradient kernels must agree with TF.js's reference `cpu` backend on random
- * shapes (strides 1/2, 'same'/'valid', batch > 1, channels 1..64) and leak nothing.
+ * shapes (strides 1/2, 'same'/'valid', batch > 1, channels 1..64) and leak nothing. The ONNX
+ * Runtime convolution kernels (engine-ort-kernels.test.ts) are switched off meanwhile, so these
+ * tests exercise the WASM kernels, which are the fallback when ONNX Runtime is absent.
  */
 
 type Backend = 'cpu' | 'wasm';
@@ -76,14 +78,18 @@ function describeCase(c: ConvCase): string {
 
 describe('engine: WASM gradient kernels', function () {
   let previousBackend: string | undefined;
+  let ortWasActive = false;
 
   before(async function () {
     previousBackend = tf.getBackend() as string | undefined;
     registerWasmGradientKernels();
     await setupTrainingBackend('wasm');
+    ortWasActive = ortKernelsActive();
+    if (ortWasActive) useOrtKernels(false);
   });
 
   after(async function () {
+    if (ortWasActive) useOrtKernels(true);
     if (previousBackend !== undefined) await tf.setBackend(previousBackend);
   });
 
@@ -220,13 +226,14 @@ describe('engine: setupTrainingBackend', function () {
   it('selects WASM with the training kernels registered and reports its threads', async function () {
     const result = await setupTrainingBackend('wasm');
     expect(result.backend).to.equal('wasm');
+    expect(result.tag).to.equal(result.convolutions === 'onnxruntime' ? 'wasm+onnxruntime' : 'wasm');
     expect(result.threads).to.be.at.least(1);
     expect(tf.getBackend()).to.equal('wasm');
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).to.not.equal(undefined);
   });
 
   it('honours an explicit cpu choice', async function () {
-    expect(await setupTrainingBackend('cpu')).to.deep.equal({ backend: 'cpu', threads: 1 });
+    expect(await setupTrainingBackend('cpu')).to.deep.equal({ backend: 'cpu', threads: 1, tag: 'cpu' });
     expect(tf.getBackend()).to.equal('cpu');
   });
 

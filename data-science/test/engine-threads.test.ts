@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { onnxRuntimeStatus } from '@ringcount/model-core';
 
 /**
  * Threaded WASM in Node (model-core `setupBackend`), each case in a fresh process because the WASM
@@ -48,6 +49,8 @@ describe('engine: threaded WASM in Node', function () {
     expect(result.threads).to.equal(Math.min(2, os.cpus().length));
     expect(result.convError).to.be.below(1e-4);
     expect(result.filterGradError).to.be.below(1e-4);
+    // With ONNX Runtime the threaded build's SharedArrayBuffer heap takes the kernels' copy path.
+    if (onnxRuntimeStatus().available) expect(result.convolutions).to.equal('onnxruntime');
   });
 
   it('runs single-threaded when asked (RINGCOUNT_WASM_THREADS=1)', function () {

@@ -4,8 +4,8 @@ import { koaBody } from 'koa-body';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { ApiError, errorMessage, RegistryUnavailableError, VersionRefusedError } from './errors.js';
-import { imageToModelInput } from './image-input.js';
+import { ApiError, errorMessage, InferenceUnavailableError, RegistryUnavailableError, VersionRefusedError } from './errors.js';
+import { sniffFormat } from './image-input.js';
 import type { InferenceEngine } from './inference/engine.js';
 import type { ApiMetrics } from './metrics.js';
 import type { Deployment, ModelManager } from './model-manager.js';
@@ -113,8 +113,10 @@ export function createApp(opts: AppOptions): Koa<RouteState> {
   async function predictWith(ctx: Koa.ParameterizedContext<RouteState>, d: Deployment): Promise<void> {
     ctx.state.version = d.version.label;
     try {
-      const input = await imageToModelInput(ctx.state.image as Buffer, d.metadata.preprocessing);
-      const probs = toProbabilities(await engine.predict(d.key, input));
+      const image = ctx.state.image as Buffer;
+      // Bad bytes are refused here, before any decoder sees them; the engine decodes where the model runs.
+      sniffFormat(image);
+      const probs = toProbabilities(await engine.predict(d.key, image, d.metadata.preprocessing));
       const labels = d.metadata.labels;
       let best = 0;
       probs.forEach((p, i) => {
@@ -169,6 +171,7 @@ export function createApp(opts: AppOptions): Koa<RouteState> {
       labels: d.metadata.labels,
       run_id: d.version.runId ?? d.metadata.runId ?? null,
       loaded_at: d.loadedAt.toISOString(),
+      inference: { engine: d.engine.engine, detail: d.engine.detail, fallback_reason: d.engine.fallbackReason ?? null },
       registry: {
         reachable: manager.registryReachable,
         alias_version: manager.alias.version ?? null,
@@ -203,7 +206,7 @@ export function createApp(opts: AppOptions): Koa<RouteState> {
   router.get('/ready', (ctx) => {
     ctx.state.route = '/ready';
     if (!manager.live) throw new ApiError(503, 'not ready: no model version is loaded');
-    ctx.body = { status: 'ready', version: manager.live.version.label };
+    ctx.body = { status: 'ready', version: manager.live.version.label, engine: manager.live.engine.engine };
   });
 
   router.get('/metrics', async (ctx) => {
@@ -256,6 +259,7 @@ function toClientError(err: unknown, maxBodyBytes: number): { status: number; me
   if (err instanceof ApiError) return { status: err.status, message: err.message };
   if (err instanceof RegistryUnavailableError) return { status: 503, message: `${err.message}, and the version is not in the local cache; try again later` };
   if (err instanceof VersionRefusedError) return { status: 422, message: `refused: ${err.message}` };
+  if (err instanceof InferenceUnavailableError) return { status: 503, message: err.message };
   const e = err as { httpCode?: number; code?: number | string; status?: number; expose?: boolean; message?: string };
   if (typeof e.httpCode === 'number' && typeof e.code === 'number') {
     // formidable: 413 for the size limits, 400 for everything malformed.

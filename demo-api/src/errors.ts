@@ -22,6 +22,11 @@ export class VersionRefusedError extends Error {
   override name = 'VersionRefusedError';
 }
 
+/** Inference could not run right now (a worker crashed during the request and again on its retry). */
+export class InferenceUnavailableError extends Error {
+  override name = 'InferenceUnavailableError';
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

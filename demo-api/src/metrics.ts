@@ -34,6 +34,12 @@ export class ApiMetrics {
     labelNames: ['version', 'registry_version'] as const,
     registers: [this.registry],
   });
+  readonly liveEngine = new Gauge({
+    name: 'ringcount_live_model_engine_info',
+    help: '1 for the engine running the live model version: onnxruntime, or tfjs when ONNX Runtime is unavailable, disabled or could not convert it',
+    labelNames: ['version', 'engine'] as const,
+    registers: [this.registry],
+  });
   readonly swaps = new Counter({ name: 'ringcount_model_swaps_total', help: 'Live model swaps', registers: [this.registry] });
   readonly refusals = new Counter({
     name: 'ringcount_model_refusals_total',
@@ -45,8 +51,10 @@ export class ApiMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  setLive(label: string, registryVersion: string): void {
+  setLive(label: string, registryVersion: string, engine: string): void {
     this.liveVersion.reset();
     this.liveVersion.set({ version: label, registry_version: registryVersion }, 1);
+    this.liveEngine.reset();
+    this.liveEngine.set({ version: label, engine }, 1);
   }
 }

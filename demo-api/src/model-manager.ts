@@ -1,6 +1,7 @@
 import type { ModelMetadata } from '@ringcount/model-core';
 import { ApiError, errorMessage, RegistryUnavailableError, VersionRefusedError } from './errors.js';
 import type { InferenceEngine } from './inference/engine.js';
+import type { ModelEngineInfo } from './inference/model-runner.js';
 import type { ModelCache, RegistrySnapshot } from './model-cache.js';
 import { describeKnown, type MlflowRegistry, RegistryError, type RegistryVersion, resolveVersionRef } from './registry.js';
 
@@ -10,6 +11,8 @@ export interface Deployment {
   metadata: ModelMetadata;
   /** Engine key: unique per load, so a version dropped and loaded again never shares a key. */
   key: string;
+  /** Which engine runs it (ONNX Runtime, or TF.js and why). */
+  engine: ModelEngineInfo;
   loadedAt: Date;
   inFlight: number;
   retired: boolean;
@@ -229,12 +232,14 @@ export class ModelManager {
       throw this.refuse(version, `could not be fetched and verified: ${errorMessage(err)}`, err instanceof RegistryError);
     }
     const key = `${version.version}#${++this.loads}`;
+    let engine: ModelEngineInfo;
     try {
-      await this.engine.load(key, dir, metadata.inputShape);
+      engine = await this.engine.load(key, dir, metadata.inputShape);
     } catch (err) {
       throw this.refuse(version, `failed to load: ${errorMessage(err)}`);
     }
-    const d: Deployment = { version, metadata, key, loadedAt: new Date(), inFlight: 0, retired: false };
+    this.log(`${version.label} (version ${version.version}) loaded on ${engine.detail}${engine.fallbackReason ? ` (not ONNX Runtime: ${engine.fallbackReason})` : ''}`);
+    const d: Deployment = { version, metadata, key, engine, loadedAt: new Date(), inFlight: 0, retired: false };
     this.standby.set(version.version, d);
     this.evictStandby();
     return d;

@@ -12,7 +12,8 @@ export function buildOpenApi(live: Deployment | undefined, opts: { maxBodyBytes:
   const labels = meta?.labels ?? [];
   const liveText = meta
     ? `Live model: **${live.version.label}** (registry version ${live.version.version}, ${meta.architecture}), input ${meta.inputShape.join('×')} ` +
-      `(${meta.preprocessing.normalization} normalisation, flattened on ${meta.preprocessing.background}), predicts ring counts ${labels.join(', ')}.`
+      `(${meta.preprocessing.normalization} normalisation, flattened on ${meta.preprocessing.background}), predicts ring counts ${labels.join(', ')}; ` +
+      `runs on ${live.engine.detail}.`
     : 'No model is deployed yet: prediction routes answer 503 until a version is promoted.';
   const upload = {
     required: true,

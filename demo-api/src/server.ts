@@ -20,7 +20,7 @@ export interface RunningApi {
 export function createEngine(config: ApiConfig, metrics: ApiMetrics): InferenceEngine {
   const batching = { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs };
   const onBatch = (size: number): void => metrics.batchSize.observe(size);
-  return config.engine === 'in-process' ? new InProcessEngine(batching, onBatch) : new WorkerPoolEngine(config.workers, batching, onBatch);
+  return config.engine === 'in-process' ? new InProcessEngine(batching, onBatch) : new WorkerPoolEngine(config.workers, batching, onBatch, config.log);
 }
 
 /**
@@ -42,7 +42,7 @@ export async function startApi(overrides: Partial<ApiConfig> = {}): Promise<Runn
       log: config.log,
       onSwap: (_from, to) => {
         metrics.swaps.inc();
-        metrics.setLive(to.version.label, to.version.version);
+        metrics.setLive(to.version.label, to.version.version, to.engine.engine);
       },
       onRefused: () => metrics.refusals.inc(),
     },

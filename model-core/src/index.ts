@@ -2,3 +2,4 @@ export * from './preprocessing.js';
 export * from './metadata.js';
 export * from './model-io.js';
 export * from './backend.js';
+export * from './onnx/index.js';

@@ -3,8 +3,9 @@ import { setupTrainingBackend } from '../engine/index.js';
 
 /**
  * Picks the training backend through the project's engine: tfjs-node when installed, else WASM with
- * the engine's fast gradient kernels, else `cpu`. Returns the backend's name (logged as a run tag).
+ * the engine's fast gradient kernels (convolutions on ONNX Runtime when available), else `cpu`.
+ * Returns the backend's tag, e.g. `wasm+onnxruntime` (logged as a run tag).
  */
 export async function setupBackendForTraining(preferred?: BackendName): Promise<string> {
-  return (await setupTrainingBackend(preferred)).backend;
+  return (await setupTrainingBackend(preferred)).tag;
 }

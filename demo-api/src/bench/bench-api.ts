@@ -3,13 +3,15 @@
  * `npm run bench:api`: the anchors' closed-loop load generator (../shared/anchors/load.mjs: C clients
  * POSTing a 300×300 PNG for D seconds) against this API serving the reference CNN at 128×128 (the
  * anchor's architecture, random weights), and in the same run against the FastAPI + PyTorch anchor when
- * Debian's packages are installed. Prints both and their ratios, then one summary line.
+ * Debian's packages are installed. All servers run side by side and are measured in turn, round after
+ * round, so that a busy spell of a shared machine affects them alike; prints every round, the medians
+ * and ratios, then one summary line (its ratio is the median of the rounds' ratios).
  */
 import { startTrackingServer } from '@ringcount/tracking';
 import { selectBackend } from '@ringcount/model-core';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,13 +34,34 @@ interface LoadResult {
   cpu_ms_per_req?: number;
 }
 
-/** User + system CPU seconds a process has used so far (Linux /proc), or undefined elsewhere. */
+/** The process and its descendants (the API's inference workers are child processes), from /proc. */
+async function processTree(pid: number): Promise<number[]> {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    const tasks = await readdir(`/proc/${pids[i]}/task`).catch(() => [] as string[]);
+    for (const task of tasks) {
+      const children = await readFile(`/proc/${pids[i]}/task/${task}/children`, 'utf8').catch(() => '');
+      pids.push(...children.split(' ').filter(Boolean).map(Number));
+    }
+  }
+  return pids;
+}
+
+/**
+ * User + system CPU seconds a server has used so far, its child processes included (Linux /proc),
+ * or undefined elsewhere.
+ */
 async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
   if (pid === undefined) return undefined;
+  let total = 0;
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    for (const p of await processTree(pid)) {
+      const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => undefined);
+      if (stat === undefined) continue; // exited meanwhile
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    }
+    return total;
   } catch {
     return undefined;
   }
@@ -127,13 +150,46 @@ function upload(png: Buffer): () => RequestInit {
   };
 }
 
+interface Server {
+  name: string;
+  child: ChildProcess;
+  url: string;
+  port?: number;
+  rounds: LoadResult[];
+}
+
+const median = (xs: number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+/** One server's figures over the rounds: medians, so one disturbed window does not decide. */
+function summary(rounds: LoadResult[]): LoadResult {
+  const cpu = rounds.map((r) => r.cpu_ms_per_req).filter((c): c is number => c !== undefined);
+  return {
+    ok: rounds.reduce((a, r) => a + r.ok, 0),
+    failed: rounds.reduce((a, r) => a + r.failed, 0),
+    req_s: Number(median(rounds.map((r) => r.req_s)).toFixed(1)),
+    p50_ms: Number(median(rounds.map((r) => r.p50_ms)).toFixed(1)),
+    p99_ms: Number(median(rounds.map((r) => r.p99_ms)).toFixed(1)),
+    ...(cpu.length ? { cpu_ms_per_req: Number(median(cpu).toFixed(2)) } : {}),
+  };
+}
+
 async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
     .option('clients', { type: 'number', default: 16 })
-    .option('duration', { type: 'number', default: 10, describe: 'Seconds of measured load per server' })
+    .option('duration', { type: 'number', default: 5, describe: 'Seconds of measured load per server and round' })
+    .option('rounds', { type: 'number', default: 3, describe: 'Rounds; each measures every server once, in turn, so a busy spell on a shared machine hits all of them' })
     .option('warmup', { type: 'number', default: 2, describe: 'Seconds of unmeasured load first' })
     .option('engines', { type: 'string', default: 'workers,in-process', describe: 'API variants to measure, each "<engine>[:<workers>[:<max-wait-ms>]]"; the first is the summary line' })
     .option('anchor', { type: 'boolean', default: true, describe: 'Also measure the FastAPI + PyTorch anchor' })
+    .check((a) => {
+      if (!Number.isInteger(a.rounds) || a.rounds < 1) throw new Error('--rounds must be a positive integer');
+      if (!(a.duration > 0)) throw new Error('--duration must be positive');
+      return true;
+    })
     .strict()
     .help()
     .parse();
@@ -151,49 +207,73 @@ async function main(): Promise<void> {
     await saveFixtureModel(path.join(tmp, 'model'), { size: 128, versionLabel: 'v1', architecture: 'reference-cnn' });
     await setAlias(tracking.url, await registerModelDir(tracking.url, path.join(tmp, 'model'), { versionLabel: 'v1', experiment: 'bench-api' }));
 
-    let anchor: LoadResult | undefined;
+    // Every server starts first and idles while another is measured.
+    const servers: Server[] = [];
+    let anchor: Server | undefined;
     if (argv.anchor && (await anchorAvailable())) {
       const port = await freePort();
       log(`anchor: FastAPI + PyTorch (uvicorn, 1 worker) on port ${port}`);
       const child = spawn(PYTHON, ['-m', 'uvicorn', 'fastapi_torch_server:app', '--port', String(port), '--workers', '1', '--log-level', 'warning'], { cwd: ANCHORS, stdio: 'ignore' });
       children.push(child);
-      const url = `http://127.0.0.1:${port}/predict/`;
-      await waitFor(url, upload(png), child, 'the anchor');
-      if (argv.warmup > 0) await runLoad(url, imagePath, argv.clients, argv.warmup);
-      anchor = await measure(child.pid, url, imagePath, argv.clients, argv.duration);
-      log(`anchor  req_s=${anchor.req_s} p50_ms=${anchor.p50_ms} p99_ms=${anchor.p99_ms} ok=${anchor.ok} failed=${anchor.failed}${cpuText(anchor)}`);
-      await stop(child);
-    } else {
+      anchor = { name: 'anchor', child, url: `http://127.0.0.1:${port}/predict/`, rounds: [] };
+      await waitFor(anchor.url, upload(png), child, 'the anchor');
+      servers.push(anchor);
+    } else if (argv.anchor) {
       log(`anchor skipped: needs ${PYTHON} with fastapi, torch, uvicorn, multipart and PIL (apt-get install python3-torch python3-fastapi python3-uvicorn python3-multipart python3-pil)`);
     }
-
-    const results = new Map<string, LoadResult>();
     for (const engine of engines) {
       const port = await freePort();
       const [kind = 'workers', workers, maxWait] = engine.split(':');
       log(`demo-api (${engine}) on port ${port}`);
       const child = spawn(
         process.execPath,
-        [path.join(DEMO_API_ROOT, 'dist', 'src', 'cli.js'), '--port', String(port), '--tracking-uri', tracking.url, '--cache-dir', path.join(tmp, `cache-${kind}-${workers ?? 'default'}`), '--engine', kind, ...(workers ? ['--workers', workers] : []), ...(maxWait ? ['--max-wait-ms', maxWait] : [])],
+        [path.join(DEMO_API_ROOT, 'dist', 'src', 'cli.js'), '--port', String(port), '--tracking-uri', tracking.url, '--cache-dir', path.join(tmp, `cache-${servers.length}`), '--engine', kind, ...(workers ? ['--workers', workers] : []), ...(maxWait ? ['--max-wait-ms', maxWait] : [])],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       );
       children.push(child);
-      const url = `http://127.0.0.1:${port}/predict/`;
       await waitFor(`http://127.0.0.1:${port}/ready`, () => ({}), child, `demo-api (${engine})`);
-      if (argv.warmup > 0) await runLoad(url, imagePath, argv.clients, argv.warmup);
-      const r = await measure(child.pid, url, imagePath, argv.clients, argv.duration);
-      results.set(engine, r);
-      let vs = anchor ? ` ratio_req_s=${(r.req_s / anchor.req_s).toFixed(2)} ratio_p99=${(r.p99_ms / anchor.p99_ms).toFixed(2)}` : '';
-      if (anchor?.cpu_ms_per_req && r.cpu_ms_per_req) vs += ` ratio_cpu_per_req=${(r.cpu_ms_per_req / anchor.cpu_ms_per_req).toFixed(2)}`;
-      log(`${engine}  req_s=${r.req_s} p50_ms=${r.p50_ms} p99_ms=${r.p99_ms} ok=${r.ok} failed=${r.failed}${cpuText(r)}${vs}${await meanBatch(port)}`);
-      await stop(child);
+      const ready = (await (await fetch(`http://127.0.0.1:${port}/ready`)).json()) as { engine?: string };
+      log(`demo-api (${engine}) serves on ${ready.engine ?? 'unknown engine'}`);
+      servers.push({ name: engine, child, url: `http://127.0.0.1:${port}/predict/`, port, rounds: [] });
+    }
+    if (argv.warmup > 0) for (const server of servers) await runLoad(server.url, imagePath, argv.clients, argv.warmup);
+
+    const vsAnchor = (r: LoadResult, a: LoadResult | undefined): string => {
+      if (!a) return '';
+      let text = ` ratio_req_s=${(r.req_s / a.req_s).toFixed(2)} ratio_p99=${(r.p99_ms / a.p99_ms).toFixed(2)}`;
+      if (a.cpu_ms_per_req && r.cpu_ms_per_req) text += ` ratio_cpu_per_req=${(r.cpu_ms_per_req / a.cpu_ms_per_req).toFixed(2)}`;
+      return text;
+    };
+    const describe = (r: LoadResult): string => `req_s=${r.req_s} p50_ms=${r.p50_ms} p99_ms=${r.p99_ms} ok=${r.ok} failed=${r.failed}${cpuText(r)}`;
+    for (let round = 1; round <= argv.rounds; round++) {
+      for (const server of servers) {
+        const r = await measure(server.child.pid, server.url, imagePath, argv.clients, argv.duration);
+        server.rounds.push(r);
+        log(`round ${round}/${argv.rounds} ${server.name}  ${describe(r)}${server === anchor ? '' : vsAnchor(r, anchor?.rounds[round - 1])}`);
+      }
     }
 
-    const main = results.get(engines[0] ?? '');
-    if (!main) throw new Error('no engine was measured');
+    log(`medians over ${argv.rounds} round(s) of ${argv.duration} s:`);
+    const anchorSummary = anchor ? summary(anchor.rounds) : undefined;
+    if (anchorSummary) log(`anchor  ${describe(anchorSummary)}`);
+    const ratios = new Map<string, number>();
+    for (const server of servers) {
+      if (server === anchor) continue;
+      const r = summary(server.rounds);
+      // The ratio of each round's pair (measured seconds apart) is steadier than the ratio of medians.
+      const ratio = anchor ? median(server.rounds.map((x, i) => x.req_s / (anchor.rounds[i] as LoadResult).req_s)) : undefined;
+      if (ratio !== undefined) ratios.set(server.name, ratio);
+      log(`${server.name}  ${describe(r)}${vsAnchor(r, anchorSummary)}${ratio !== undefined ? ` median_round_ratio=${ratio.toFixed(2)}` : ''}${server.port ? await meanBatch(server.port) : ''}`);
+      await stop(server.child);
+    }
+
+    const first = servers.find((s) => s.name === engines[0]);
+    if (!first) throw new Error('no engine was measured');
+    const main = summary(first.rounds);
+    const ratio = ratios.get(first.name);
     console.log(
       `bench:api req_s=${main.req_s} p50_ms=${main.p50_ms} p99_ms=${main.p99_ms} failed=${main.failed} ` +
-        `anchor_req_s=${anchor?.req_s ?? 'NA'} anchor_p99_ms=${anchor?.p99_ms ?? 'NA'} ratio=${anchor ? (main.req_s / anchor.req_s).toFixed(2) : 'NA'}`,
+        `anchor_req_s=${anchorSummary?.req_s ?? 'NA'} anchor_p99_ms=${anchorSummary?.p99_ms ?? 'NA'} ratio=${ratio !== undefined ? ratio.toFixed(2) : 'NA'}`,
     );
   } finally {
     await Promise.all(children.map(stop));

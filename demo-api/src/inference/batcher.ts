@@ -24,9 +24,11 @@ export class DynamicBatcher<I, O> {
   private scheduled = false;
   private running = false;
 
+  /** `waits(key)`: whether a lone request for this model should wait `maxWaitMs` for company (default: yes). */
   constructor(
     private readonly run: (key: string, inputs: I[]) => O[] | Promise<O[]>,
     private readonly options: BatchingOptions,
+    private readonly waits: (key: string) => boolean = () => true,
   ) {}
 
   submit(key: string, input: I): Promise<O> {
@@ -42,7 +44,8 @@ export class DynamicBatcher<I, O> {
   private schedule(afterRun: boolean): void {
     if (this.scheduled || this.running || this.queued === 0) return;
     this.scheduled = true;
-    const wait = afterRun || this.queued >= this.options.maxBatch ? 0 : this.options.maxWaitMs;
+    const key = this.fullestKey();
+    const wait = afterRun || this.queued >= this.options.maxBatch || (key !== undefined && !this.waits(key)) ? 0 : this.options.maxWaitMs;
     // setImmediate lets messages and I/O that arrived during the last batch queue up first.
     const fire = (): void => {
       this.scheduled = false;

@@ -1,4 +1,5 @@
-import type { InputShape } from './model-runner.js';
+import type { PreprocessConfig } from '@ringcount/model-core';
+import type { InputShape, ModelEngineInfo } from './model-runner.js';
 
 export type EngineKind = 'workers' | 'in-process';
 
@@ -11,10 +12,14 @@ export type BatchObserver = (size: number) => void;
  */
 export interface InferenceEngine {
   readonly kind: EngineKind;
-  /** Loads and warms the model in `dir` (already verified) under `key`. */
-  load(key: string, dir: string, inputShape: InputShape): Promise<void>;
-  /** One input (already preprocessed) → raw model output for it. */
-  predict(key: string, input: Float32Array): Promise<Float32Array>;
+  /** Loads and warms the model in `dir` (already verified) under `key`; says which engine runs it. */
+  load(key: string, dir: string, inputShape: InputShape): Promise<ModelEngineInfo>;
+  /**
+   * One uploaded image (format already sniffed) → raw model output for it. The engine preprocesses
+   * it with `preprocessing` (the model's saved config), where the model runs: client mistakes found
+   * while decoding reject with an `ApiError` (400/413).
+   */
+  predict(key: string, image: Buffer, preprocessing: PreprocessConfig): Promise<Float32Array>;
   unload(key: string): Promise<void>;
   describe(): Record<string, unknown>;
   close(): Promise<void>;

@@ -1,6 +1,8 @@
+import type { PreprocessConfig } from '@ringcount/model-core';
+import { imageToModelInput } from '../image-input.js';
 import { type BatchingOptions, DynamicBatcher } from './batcher.js';
 import type { BatchObserver, InferenceEngine } from './engine.js';
-import { type InputShape, ModelRunner } from './model-runner.js';
+import { type InputShape, type ModelEngineInfo, ModelRunner } from './model-runner.js';
 
 /** Dynamic batching on the main thread: no message passing, but each batch holds the event loop. */
 export class InProcessEngine implements InferenceEngine {
@@ -15,15 +17,15 @@ export class InProcessEngine implements InferenceEngine {
     this.batcher = new DynamicBatcher((key, inputs) => {
       for (let i = 0; i < inputs.length; i++) onBatch(inputs.length);
       return this.runner.predictBatch(key, inputs);
-    }, batching);
+    }, batching, (key) => this.runner.prefersBatches(key));
   }
 
-  load(key: string, dir: string, inputShape: InputShape): Promise<void> {
+  load(key: string, dir: string, inputShape: InputShape): Promise<ModelEngineInfo> {
     return this.runner.load(key, dir, inputShape);
   }
 
-  predict(key: string, input: Float32Array): Promise<Float32Array> {
-    return this.batcher.submit(key, input);
+  async predict(key: string, image: Buffer, preprocessing: PreprocessConfig): Promise<Float32Array> {
+    return this.batcher.submit(key, await imageToModelInput(image, preprocessing));
   }
 
   unload(key: string): Promise<void> {
