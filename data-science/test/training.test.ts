@@ -51,6 +51,10 @@ describe('training (real tracking server)', () => {
     expect(tags).to.include({ backend: result.backend, version_label: 'v1', data_digest: 'fixture-5-48', generator_seed: '5' });
     const params = Object.fromEntries(run.data.params.map((p) => [p.key, p.value]));
     expect(params).to.include({ version: 'v1', epochs: '1', image_size: '24', seed: '1', data_digest: 'fixture-5-48', generator_seed: '5' });
+    // Data-parallel replicas by default on ≥ 2 CPUs (RINGCOUNT_TRAIN_WORKERS overrides).
+    const replicas = process.env.RINGCOUNT_TRAIN_WORKERS ? Number(process.env.RINGCOUNT_TRAIN_WORKERS) : os.availableParallelism() >= 2 ? 2 : 1;
+    expect(params.train_replicas).to.equal(String(replicas));
+    expect(lines.join('\n')).to.match(replicas > 1 ? new RegExp(`training data-parallel on ${replicas} replicas`) : /training on one thread/);
     for (const key of ['train_loss', 'train_accuracy', 'val_loss', 'val_accuracy']) {
       const history = await client.getMetricHistory(result.runId, key);
       expect(history.map((m) => m.step), key).to.deep.equal([1]);
@@ -105,6 +109,36 @@ describe('training (real tracking server)', () => {
     expect(runs[0]?.data.tags.find((t) => t.key === 'failure_reason')?.value).to.match(/loss is NaN/);
     // Nothing was registered for the failed run.
     expect(await client.searchModelVersions(`name='${REGISTERED_MODEL}'`)).to.have.length(before.length);
+  });
+
+  it('trains the same with RINGCOUNT_TRAIN_WORKERS=1 (one thread) as with 2 data-parallel replicas', async () => {
+    const saved = process.env.RINGCOUNT_TRAIN_WORKERS;
+    const results = [];
+    try {
+      for (const workers of ['1', '2']) {
+        process.env.RINGCOUNT_TRAIN_WORKERS = workers;
+        const own: string[] = [];
+        const result = await trainAndTrack({
+          version: 'v1', dataDir: path.join(dir, 'data'), epochs: 2, imageSize: 24, batchSize: 8, seed: 3,
+          trackingUri: server.url, experiment: 'test-replicas', register: false, log: (l) => own.push(l),
+        });
+        const run = await client.getRun(result.runId);
+        expect(run.data.params.find((p) => p.key === 'train_replicas')?.value).to.equal(workers);
+        expect(own.join('\n')).to.match(workers === '1' ? /training on one thread/ : /training data-parallel on 2 replicas/);
+        results.push(result);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.RINGCOUNT_TRAIN_WORKERS;
+      else process.env.RINGCOUNT_TRAIN_WORKERS = saved;
+    }
+    const [single, parallel] = results;
+    // Same gradients up to summation order, hence the same curves (and validation on the synced
+    // model); an accuracy may differ by one image whose top two classes nearly tie.
+    const tolerance = { trainLoss: 1e-3, valLoss: 1e-3, trainAccuracy: 1 / single!.dataset.train, valAccuracy: 1 / single!.dataset.validation };
+    for (const key of ['trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy'] as const) {
+      single!.history[key].forEach((v, i) => expect(parallel!.history[key][i], `${key}[${i}]`).to.be.closeTo(v, tolerance[key] * Math.max(1, Math.abs(v)) + 1e-9));
+    }
+    expect(parallel!.test.accuracy).to.be.closeTo(single!.test.accuracy, 1 / single!.test.count + 1e-9);
   });
 
   it('fails the run with a clear message when the data folder is wrong', async () => {

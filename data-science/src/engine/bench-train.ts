@@ -5,7 +5,7 @@ import path from 'node:path';
 import { buildReferenceCnn } from './reference-cnn.js';
 import { gapCnn } from '../models/architectures.js';
 import { setupTrainingBackend } from './index.js';
-import { DataParallelTrainer, trainWorkersSetting } from './data-parallel.js';
+import { DataParallelTrainer, trainWorkersSetting, type StepTimings } from './data-parallel.js';
 
 /**
  * `npm run bench:train`: trains the reference CNN (shared/anchors/README.md) with TF.js at each
@@ -69,13 +69,20 @@ function parseArgs(argv: string[]): { sizes: number[]; profile: boolean; model: 
   return { sizes, profile, model };
 }
 
+/** Per-step means of the data-parallel step's phases on this thread over the last epoch. */
+let epochTimings: StepTimings | undefined;
+
 async function trainEpoch(model: tf.LayersModel, xs: tf.Tensor4D, ys: tf.Tensor2D, parallel: DataParallelTrainer | undefined): Promise<void> {
+  const steps = IMAGES / BATCH;
+  epochTimings = parallel ? { postMs: 0, localMs: 0, waitMs: 0, applyMs: 0 } : undefined;
   const pixels = xs.size / IMAGES;
   const xsData = parallel ? (xs.dataSync() as Float32Array) : undefined;
   const classes = parallel ? (tf.tidy(() => ys.argMax(-1).dataSync()) as Int32Array) : undefined;
   for (let start = 0; start < IMAGES; start += BATCH) {
     if (parallel) {
       await parallel.trainOnBatch(xsData!.subarray(start * pixels, (start + BATCH) * pixels), classes!.subarray(start, start + BATCH), 8);
+      const t = parallel.lastStepTimings!;
+      for (const key of ['postMs', 'localMs', 'waitMs', 'applyMs'] as const) epochTimings![key] += t[key] / steps;
       continue;
     }
     const [x, y] = tf.tidy(() => [xs.slice(start, BATCH), ys.slice(start, BATCH)]);
@@ -103,6 +110,9 @@ async function benchEngine(which: BenchModel, size: number, profile: boolean, re
   // process.cpuUsage() covers every thread of the process, workers included.
   const trainImgPerCpuS = IMAGES / cpuSecondsSince(cpuStart);
   if (parallel) {
+    const t = epochTimings!;
+    console.log(`size ${size}: data-parallel step on this thread: post ${t.postMs.toFixed(1)} ms, own shard ${t.localMs.toFixed(1)} ms, ` +
+      `then waiting for workers ${t.waitMs.toFixed(1)} ms, average + Adam ${t.applyMs.toFixed(1)} ms`);
     parallel.syncTo(model);
     await parallel.dispose();
   }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { onnxRuntimeStatus } from '@ringcount/model-core';
 import { crossEntropy } from '../training/loss.js';
 
 /**
@@ -122,16 +123,54 @@ export function setFlatWeights(model: tf.LayersModel, weightShapes: number[][], 
   if (offset !== flat.length) throw new Error(`weights hold ${flat.length} values, the shapes ${offset}`);
 }
 
-/** All weights of `model` concatenated in `getWeights()` order. */
-function readFlatWeights(model: tf.LayersModel, total: number): Float32Array {
-  const flat = new Float32Array(total);
-  let offset = 0;
-  for (const v of model.weights) {
-    const data = v.read().dataSync() as Float32Array;
-    flat.set(data, offset);
-    offset += data.length;
+/**
+ * Adam exactly as `tf.train.adam` computes it (same formula, order and bias correction; epsilon
+ * from the backend when not given), on the flat weight vector in plain JS: TF.js's optimizer costs
+ * ~10 ms per step in ~100 small WASM kernel calls, time during which every worker would sit idle;
+ * this loop takes well under 1 ms for the project's ~100k weights.
+ */
+export class FlatAdam {
+  private readonly m: Float32Array;
+  private readonly v: Float32Array;
+  private accBeta1: number;
+  private accBeta2: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+
+  constructor(size: number, public learningRate: number, beta1 = 0.9, beta2 = 0.999, epsilon?: number) {
+    this.m = new Float32Array(size);
+    this.v = new Float32Array(size);
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.epsilon = epsilon ?? tf.backend().epsilon();
+    this.accBeta1 = beta1;
+    this.accBeta2 = beta2;
   }
-  return flat;
+
+  /**
+   * One step: `grads` holds the trainable weights' gradients back to back; `segments[i]` says where
+   * trainable weight i lives in `weights` (updated in place).
+   */
+  step(weights: Float32Array, grads: Float32Array, segments: readonly { offset: number; size: number }[]): void {
+    const { m, v, beta1, beta2, epsilon } = this;
+    const c1 = 1 - this.accBeta1;
+    const c2 = 1 - this.accBeta2;
+    const rate = -this.learningRate;
+    let g0 = 0;
+    for (const { offset, size } of segments) {
+      for (let j = 0; j < size; j++) {
+        const k = g0 + j;
+        const g = grads[k]!;
+        const mk = (m[k] = beta1 * m[k]! + (1 - beta1) * g);
+        const vk = (v[k] = beta2 * v[k]! + (1 - beta2) * g * g);
+        weights[offset + j] = ((mk / c1) / (Math.sqrt(vk / c2) + epsilon)) * rate + weights[offset + j]!;
+      }
+      g0 += size;
+    }
+    this.accBeta1 *= beta1;
+    this.accBeta2 *= beta2;
+  }
 }
 
 /**
@@ -176,11 +215,13 @@ interface Pending { resolve: (r: ShardResult) => void; reject: (e: Error) => voi
 /** One worker thread and the step it is computing. */
 class Replica {
   private pending = new Map<number, Pending>();
-  private readyWaiter?: Pending;
+  private readyWaiter?: { resolve: () => void; reject: (e: Error) => void };
   failure?: Error;
   private stopping = false;
 
   constructor(readonly index: number, readonly worker: Worker) {
+    // Referenced only while it owes an answer: an idle replica never keeps the process alive,
+    // and a pending one keeps the event loop waiting for it.
     worker.unref();
     worker.on('message', (m: FromWorker) => this.onMessage(m));
     worker.on('error', (e: Error) => this.fail(new Error(`data-parallel worker ${index} crashed: ${e.message}`)));
@@ -192,7 +233,8 @@ class Replica {
   ready(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.failure) { reject(this.failure); return; }
-      this.readyWaiter = { resolve: () => resolve(), reject };
+      this.worker.ref();
+      this.readyWaiter = { resolve, reject };
     });
   }
 
@@ -200,6 +242,7 @@ class Replica {
     return new Promise<ShardResult>((resolve, reject) => {
       if (this.failure) { reject(this.failure); return; }
       this.pending.set(id, { resolve, reject });
+      this.worker.ref();
       this.worker.postMessage(message, [message.xs.buffer as ArrayBuffer, message.classes.buffer as ArrayBuffer]);
     });
   }
@@ -210,8 +253,13 @@ class Replica {
   }
 
   private onMessage(m: FromWorker): void {
+    this.settle(m);
+    if (this.pending.size === 0 && this.readyWaiter === undefined) this.worker.unref();
+  }
+
+  private settle(m: FromWorker): void {
     if (m.type === 'ready') {
-      this.readyWaiter?.resolve(undefined as never);
+      this.readyWaiter?.resolve();
       this.readyWaiter = undefined;
     } else if (m.type === 'result') {
       const p = this.pending.get(m.id);
@@ -232,6 +280,7 @@ class Replica {
     this.readyWaiter = undefined;
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
+    this.worker.unref();
   }
 }
 
@@ -241,19 +290,50 @@ export function shardSizes(n: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => base + (i < n % parts ? 1 : 0));
 }
 
+/** Where the last step's time went on the calling thread, in ms. */
+export interface StepTimings {
+  /** Reading the weights and posting the workers their shards. */
+  postMs: number;
+  /** This thread's own shard (forward + backward). */
+  localMs: number;
+  /** Waiting for the workers after that (0 when they finished first). */
+  waitMs: number;
+  /** Averaging the gradients, the optimizer step and writing the weights into this thread's replica. */
+  applyMs: number;
+}
+
 export class DataParallelTrainer {
+  /** Timings of the last completed step (for profiling the balance between replicas). */
+  lastStepTimings?: StepTimings;
   private stepId = 0;
   private busy = false;
   private disposed = false;
-  private readonly weightCount: number;
+  /** Where each trainable weight lives in `weights`, in `model.trainableWeights` order. */
+  private readonly segments: { offset: number; size: number }[];
+  private readonly optimizer: FlatAdam;
 
   private constructor(
     private readonly model: tf.LayersModel,
     private readonly weightShapes: number[][],
-    private readonly optimizer: tf.AdamOptimizer,
+    /** The trained weights, `getWeights()` order: the source of truth, written into every replica each step. */
+    private readonly weights: Float32Array,
+    settings: AdamSettings,
     private readonly replicas: Replica[],
   ) {
-    this.weightCount = weightShapes.reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0);
+    const offsets: number[] = [];
+    let offset = 0;
+    for (const shape of weightShapes) {
+      offsets.push(offset);
+      offset += shape.reduce((a, b) => a * b, 1);
+    }
+    const all = model.weights;
+    this.segments = model.trainableWeights.map((w) => {
+      const i = all.indexOf(w);
+      if (i < 0) throw new Error(`trainable weight ${w.name} is not among the model's weights`);
+      return { offset: offsets[i]!, size: w.shape.reduce((a: number, b) => a * (b ?? 1), 1) };
+    });
+    const trainable = this.segments.reduce((n, seg) => n + seg.size, 0);
+    this.optimizer = new FlatAdam(trainable, settings.learningRate, settings.beta1, settings.beta2, settings.epsilon);
   }
 
   /** Replicas in all (the calling thread counts as one). */
@@ -271,10 +351,10 @@ export class DataParallelTrainer {
     if (!Number.isInteger(count) || count < 1) throw new Error(`replicas must be a positive integer, got ${count}`);
     const { topology, weightShapes, weights } = options.model;
     const model = await buildFromDescription(topology, weightShapes, weights);
-    const { learningRate, beta1, beta2, epsilon } = options.optimizer;
-    const optimizer = tf.train.adam(learningRate, beta1, beta2, epsilon);
     const backend = options.backend ?? tf.getBackend();
     const workerFile = path.join(__dirname, 'data-parallel-worker.js');
+    // ONNX Runtime's addon must be loaded by this thread before any worker loads it (see README).
+    onnxRuntimeStatus();
     const replicas: Replica[] = [];
     try {
       for (let i = 1; i < count; i++) {
@@ -292,10 +372,9 @@ export class DataParallelTrainer {
     } catch (error) {
       await Promise.all(replicas.map((r) => r.stop()));
       model.dispose();
-      optimizer.dispose();
       throw error;
     }
-    return new DataParallelTrainer(model, weightShapes, optimizer, replicas);
+    return new DataParallelTrainer(model, weightShapes, Float32Array.from(weights), options.optimizer, replicas);
   }
 
   /** `create` from a built model (its topology and current weights). */
@@ -327,8 +406,9 @@ export class DataParallelTrainer {
 
     this.busy = true;
     try {
+      const t0 = performance.now();
       const sizes = shardSizes(n, this.replicaCount);
-      const weights = this.replicas.length > 0 ? readFlatWeights(this.model, this.weightCount) : undefined;
+      const weights = this.weights;
       const id = ++this.stepId;
       // Workers first, so they compute while this thread does its own shard.
       const remote: Promise<ShardResult>[] = [];
@@ -337,20 +417,25 @@ export class DataParallelTrainer {
         const size = sizes[i + 1]!;
         if (size === 0) return;
         remote.push(replica.step(id, {
-          type: 'step', id, weights: weights!, numClasses,
+          type: 'step', id, weights, numClasses,
           xs: xs.slice(start * perImage, (start + size) * perImage), classes: labels.slice(start, start + size),
         }));
         start += size;
       });
       // A rejected worker step must not go unhandled while this thread computes its shard.
       const settled = Promise.allSettled(remote);
+      const t1 = performance.now();
       const local = shardGradients(this.model, xs.subarray(0, sizes[0]! * perImage), labels.subarray(0, sizes[0]), numClasses);
+      const t2 = performance.now();
       const outcomes = await settled;
+      const t3 = performance.now();
       const rejected = outcomes.find((o) => o.status === 'rejected');
       if (rejected) throw (rejected as PromiseRejectedResult).reason as Error;
       const results = [local, ...outcomes.map((o) => (o as PromiseFulfilledResult<ShardResult>).value)];
       const used = sizes.filter((s) => s > 0);
-      return this.applyAveraged(results, used, n);
+      const result = this.applyAveraged(results, used, n);
+      this.lastStepTimings = { postMs: t1 - t0, localMs: t2 - t1, waitMs: t3 - t2, applyMs: performance.now() - t3 };
+      return result;
     } finally {
       this.busy = false;
     }
@@ -369,26 +454,16 @@ export class DataParallelTrainer {
       loss += w * r.loss;
       accuracy += w * r.accuracy;
     });
-    const vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
-    let offset = 0;
-    const named = vars.map((v) => {
-      const tensor = tf.tensor(mean.subarray(offset, offset + v.size), v.shape);
-      offset += v.size;
-      return { name: v.name, tensor };
-    });
-    try {
-      this.optimizer.applyGradients(named);
-    } finally {
-      tf.dispose(named.map((g) => g.tensor));
-    }
+    this.optimizer.step(this.weights, mean, this.segments);
+    setFlatWeights(this.model, this.weightShapes, this.weights);
     return { loss, accuracy };
   }
 
   /** Sets the optimizer's learning rate for the following steps. */
   setLearningRate(rate: number): void {
-    if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`learning rate must be a positive number, got ${rate}`);
-    // tfjs optimizers read `learningRate` on every step; it is a protected field in the typings.
-    (this.optimizer as unknown as { learningRate: number }).learningRate = rate;
+    // Infinity is allowed, as tfjs optimizers allow it (a diverging run must still report its NaN loss).
+    if (!(rate > 0)) throw new RangeError(`learning rate must be a positive number, got ${rate}`);
+    this.optimizer.learningRate = rate;
   }
 
   /** Copies of the trained weights, in `model.getWeights()` order (the caller disposes them). */
@@ -408,6 +483,5 @@ export class DataParallelTrainer {
     this.disposed = true;
     await Promise.all(this.replicas.map((r) => r.stop()));
     this.model.dispose();
-    this.optimizer.dispose();
   }
 }

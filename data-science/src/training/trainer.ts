@@ -15,6 +15,7 @@ import type { RunHandle } from '@ringcount/tracking';
 import { TrainingProgress } from './progress.js';
 import { setupBackendForTraining } from './backend.js';
 import { crossEntropy } from './loss.js';
+import { DataParallelTrainer, trainWorkersSetting } from '../engine/data-parallel.js';
 
 export const REGISTERED_MODEL = 'ring-counter';
 
@@ -90,13 +91,18 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
   if (!(opts.epochs >= 1)) throw new RangeError(`epochs must be ≥ 1, got ${opts.epochs}`);
   if (!(opts.imageSize >= 16 && opts.imageSize <= 512)) throw new RangeError(`imageSize must be within 16..512, got ${opts.imageSize}`);
 
-  const backend = await setupBackendForTraining(opts.backend);
+  // Data-parallel replicas (RINGCOUNT_TRAIN_WORKERS; default 2 on ≥ 2 CPUs): each takes a core, so
+  // ONNX Runtime gets one thread each. tfjs-node already uses every core on its own.
+  const askedReplicas = trainWorkersSetting();
+  const backend = await setupBackendForTraining(opts.backend, askedReplicas > 1 ? { onnxRuntimeThreads: 1 } : {});
+  const replicas = backend === 'tensorflow' ? 1 : askedReplicas;
   const data: Dataset = await loadDataset(opts.dataDir, { maxImages: opts.maxImages, seed });
   const { train, validation, test } = data.split;
   const preprocessing = defaultPreprocessConfig(opts.imageSize);
   log(
     `${opts.version} (${spec.architecture}) on ${backend}: ${data.size} images (train ${train.length}, val ${validation.length}, test ${test.length}), ` +
-      `labels 0..${data.labels.length - 1}, ${opts.imageSize}px, data ${data.provenance.digest.slice(0, 12)}`,
+      `labels 0..${data.labels.length - 1}, ${opts.imageSize}px, data ${data.provenance.digest.slice(0, 12)}, ` +
+      (replicas > 1 ? `training data-parallel on ${replicas} replicas (RINGCOUNT_TRAIN_WORKERS)` : 'training on one thread'),
   );
 
   await run.setTags({
@@ -128,6 +134,7 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
     data_digest_source: data.provenance.source,
     generator_seed: data.provenance.generatorSeed,
     backend,
+    train_replicas: replicas,
     preprocessing: JSON.stringify(preprocessing),
   }));
 
@@ -144,11 +151,21 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
   let trainMs = 0;
   let trainImages = 0;
   let epoch = 0;
+  let parallel: DataParallelTrainer | undefined;
 
   try {
+    // Same optimizer as the compiled model's (Adam); the trained weights are synced back into
+    // `model` after every epoch, before it is evaluated.
+    if (replicas > 1) {
+      parallel = await DataParallelTrainer.fromModel(model, { replicas, optimizer: { learningRate: baseRate } }).catch((err: unknown) => {
+        log(`data-parallel training unavailable (${(err as Error).message}); training on one thread`);
+        return undefined;
+      });
+    }
     for (epoch = 1; epoch <= opts.epochs; epoch++) {
       const rate = (baseRate / spec.learningRate(0, opts.epochs)) * spec.learningRate(epoch - 1, opts.epochs);
       setLearningRate(optimizer, rate);
+      parallel?.setLearningRate(rate);
       progress.startEpoch(epoch, opts.epochs, batches);
       const epochStart = Date.now();
       let lossSum = 0;
@@ -163,16 +180,9 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
         augmentSeed: seed * 7919 + epoch,
       })) {
         b++;
-        const x = tf.tensor4d(batch.xs, [batch.size, opts.imageSize, opts.imageSize, 1]);
-        const y = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.classes, 'int32'), data.labels.length).toFloat());
-        let out: number | number[];
-        try {
-          out = await model.trainOnBatch(x, y);
-        } finally {
-          x.dispose();
-          y.dispose();
-        }
-        const [loss, acc] = Array.isArray(out) ? (out as [number, number]) : [out, NaN];
+        const [loss, acc] = parallel
+          ? await parallel.trainOnBatch(batch.xs, batch.classes, data.labels.length).then((r): [number, number] => [r.loss, r.accuracy])
+          : await trainOnThisThread(model, batch, opts.imageSize, data.labels.length);
         if (!Number.isFinite(loss)) {
           throw new TrainingDivergedError(
             `training diverged: loss is ${loss} at epoch ${epoch}, batch ${b}/${batches} (learning rate ${rate}). ` +
@@ -185,6 +195,7 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
         const elapsed = (Date.now() - epochStart) / 1000;
         progress.batch(epoch, b, batches, lossSum / seen, correctSum / seen, seen / Math.max(elapsed, 1e-3));
       }
+      parallel?.syncTo(model);
       const epochTrainMs = Date.now() - epochStart;
       trainMs += epochTrainMs;
       trainImages += seen;
@@ -318,6 +329,22 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
   } finally {
     best?.weights.forEach((w) => w.dispose());
     model.dispose();
+    await parallel?.dispose();
+  }
+}
+
+/** One `model.trainOnBatch` step (the single-threaded path): [loss, accuracy]. */
+async function trainOnThisThread(
+  model: tf.LayersModel, batch: { xs: Float32Array; classes: Int32Array; size: number }, imageSize: number, numClasses: number,
+): Promise<[number, number]> {
+  const x = tf.tensor4d(batch.xs, [batch.size, imageSize, imageSize, 1]);
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.classes, 'int32'), numClasses).toFloat());
+  try {
+    const out = await model.trainOnBatch(x, y);
+    return Array.isArray(out) ? (out as [number, number]) : [out, NaN];
+  } finally {
+    x.dispose();
+    y.dispose();
   }
 }
 

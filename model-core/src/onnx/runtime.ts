@@ -60,9 +60,10 @@ function loadModules(): OrtModules | string {
   } catch (error) {
     const message = (error as Error).message.split('\n')[0] ?? '';
     cached = /did not self-register/i.test(message)
-      ? // The addon is not context-aware: once one thread of a process has loaded it, no other can.
-        'onnxruntime-node is already loaded by another thread of this process, and its native addon can be ' +
-        'loaded by only one thread per process: run parallel ONNX Runtime work in child processes, not worker_threads'
+      ? // Measured with 1.23.2: once the main thread has loaded the addon, worker threads can load it
+        // too; if a worker thread loads it first, no other thread of the process ever can.
+        'onnxruntime-node was first loaded by a worker thread, and then no other thread of the process can load ' +
+        'it: call onnxRuntimeStatus() on the main thread before starting workers (or use child processes)'
       : `onnxruntime-node is not available: ${message}`;
   }
   return cached;
