@@ -38,11 +38,14 @@ export class ModelCache {
     const dir = this.dirOf(version.version);
     if (await this.has(version.version)) {
       try {
-        return { dir, metadata: await verifyModelDir(dir) };
+        const metadata = await verifyModelDir(dir);
+        // Version numbers restart when the registry is recreated (a new database), so a cached
+        // "version 4" may be another model: it must come from the run the registry names.
+        if (version.runId === undefined || metadata.runId === version.runId) return { dir, metadata };
       } catch {
         // A damaged cache entry is replaced by a fresh download below.
-        await rm(dir, { recursive: true, force: true });
       }
+      await rm(dir, { recursive: true, force: true });
     }
     const tmp = path.join(this.root, `.download-${version.version}-${randomBytes(4).toString('hex')}`);
     await mkdir(tmp, { recursive: true });

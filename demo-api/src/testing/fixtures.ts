@@ -22,6 +22,8 @@ export interface FixtureModelOptions {
   constantRings?: number;
   /** `reference-cnn`: the anchor's architecture (conv16-pool-conv32-pool-conv64-GAP-dense8). */
   architecture?: 'tiny-cnn' | 'reference-cnn';
+  /** The training run recorded in the metadata (training writes its tracking run id). */
+  runId?: string;
 }
 
 /** Builds and saves a model with random weights plus its metadata into `dir`. */
@@ -62,6 +64,7 @@ export async function saveFixtureModel(dir: string, o: FixtureModelOptions): Pro
     tfjsVersion: tf.version.tfjs,
     backend: tf.getBackend(),
     dataDigest: 'fixture: random weights, no training data',
+    ...(o.runId === undefined ? {} : { runId: o.runId }),
   });
 }
 
