@@ -12,6 +12,11 @@ export interface RegistrySnapshot {
   savedAt: string;
 }
 
+/** Where the registry said a version came from when it was downloaded. */
+function originOf(version: RegistryVersion): { runId: string | null; source: string | null } {
+  return { runId: version.runId ?? null, source: version.source ?? null };
+}
+
 /**
  * Local copies of registered versions (`<cacheDir>/<model>/<version>/`) plus a snapshot of the
  * registry. A version enters the cache only after its checksums verify, by an atomic rename, so the
@@ -40,8 +45,8 @@ export class ModelCache {
       try {
         const metadata = await verifyModelDir(dir);
         // Version numbers restart when the registry is recreated (a new database), so a cached
-        // "version 4" may be another model: it must come from the run the registry names.
-        if (version.runId === undefined || metadata.runId === version.runId) return { dir, metadata };
+        // "version 4" may be another model: reuse it only if it was downloaded from the same run.
+        if (await this.sameOrigin(version)) return { dir, metadata };
       } catch {
         // A damaged cache entry is replaced by a fresh download below.
       }
@@ -52,11 +57,28 @@ export class ModelCache {
     try {
       await registry.downloadVersion(version, tmp);
       const metadata = await verifyModelDir(tmp);
+      await rm(this.originFile(version.version), { force: true });
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
+      // Written last: a copy without its origin is downloaded again rather than trusted.
+      await writeFile(this.originFile(version.version), JSON.stringify(originOf(version)) + '\n');
       return { dir, metadata };
     } finally {
       await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  private originFile(version: string): string {
+    return `${this.dirOf(version)}.origin.json`;
+  }
+
+  private async sameOrigin(version: RegistryVersion): Promise<boolean> {
+    try {
+      const saved = JSON.parse(await readFile(this.originFile(version.version), 'utf8')) as ReturnType<typeof originOf>;
+      const wanted = originOf(version);
+      return saved.runId === wanted.runId && saved.source === wanted.source;
+    } catch {
+      return false;
     }
   }
 
