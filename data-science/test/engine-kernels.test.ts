@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
+import { type Backend, relativeError, runOn } from './kernel-comparison.js';
 import { ortKernelsActive, registerWasmGradientKernels, setupTrainingBackend, useOrtKernels } from '../src/engine/index.js';
 
 /**
@@ -9,7 +10,6 @@ import { ortKernelsActive, registerWasmGradientKernels, setupTrainingBackend, us
  * tests exercise the WASM kernels, which are the fallback when ONNX Runtime is absent.
  */
 
-type Backend = 'cpu' | 'wasm';
 
 /** Deterministic pseudo-random floats in [-1, 1) (mulberry32), so failures are reproducible. */
 function randomValues(count: number, seed: number, round = false): Float32Array {
@@ -27,26 +27,6 @@ function randomValues(count: number, seed: number, round = false): Float32Array 
   return out;
 }
 
-/** Runs `compute` on `backend` and returns its result's values (all tensors disposed). */
-async function runOn(backend: Backend, compute: () => tf.Tensor): Promise<Float32Array> {
-  await tf.setBackend(backend);
-  const result = tf.tidy(compute);
-  const values = (await result.data()) as Float32Array;
-  result.dispose();
-  return values;
-}
-
-/** Largest absolute difference relative to the reference's largest magnitude. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).to.equal(expected.length);
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs((actual[i] as number) - (expected[i] as number)));
-    maxRef = Math.max(maxRef, Math.abs(expected[i] as number));
-  }
-  return maxDiff / Math.max(maxRef, 1e-12);
-}
 
 /** Counts backend buffers too: kernels work on raw TensorInfos that numTensors would not show. */
 function liveBuffers(): { tensors: number; dataIds: number } {

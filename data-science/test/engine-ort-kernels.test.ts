@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
+import { type Backend, relativeError, runOn } from './kernel-comparison.js';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import path from 'node:path';
 import { onnxRuntimeStatus } from '@ringcount/model-core';
@@ -12,7 +13,6 @@ import { ortKernelStats, ortKernelsActive, ortNchwcBlockSize, setupTrainingBacke
  * ONNX Runtime is switched off.
  */
 
-type Backend = 'cpu' | 'wasm';
 
 /** Deterministic pseudo-random floats in [-1, 1) (mulberry32), so failures are reproducible. */
 function randomValues(count: number, seed: number): Float32Array {
@@ -28,25 +28,6 @@ function randomValues(count: number, seed: number): Float32Array {
   return out;
 }
 
-async function runOn(backend: Backend, compute: () => tf.Tensor): Promise<Float32Array> {
-  await tf.setBackend(backend);
-  const result = tf.tidy(compute);
-  const values = (await result.data()) as Float32Array;
-  result.dispose();
-  return values;
-}
-
-/** Largest absolute difference relative to the reference's largest magnitude. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).to.equal(expected.length);
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs((actual[i] as number) - (expected[i] as number)));
-    maxRef = Math.max(maxRef, Math.abs(expected[i] as number));
-  }
-  return maxDiff / Math.max(maxRef, 1e-12);
-}
 
 interface Comparison { error: number; onnxRuntime: number; fallback: number; nchwc: number }
 
