@@ -119,6 +119,42 @@ describe('DataParallelTrainer (worker_threads replicas)', function () {
     });
   }
 
+  it('carries batch norm\'s moving statistics from this thread\'s replica, as trainOnBatch updates them', async () => {
+    // One replica: the full batch goes through this thread, so the stock layer trained by
+    // trainOnBatch and the replica (rebuilt with the fused batch norm) must agree on everything.
+    const withBatchNorm = (seed: number): tf.LayersModel => tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [SIZE, SIZE, 1], filters: 4, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
+        tf.layers.batchNormalization({ momentum: 0.5 }),
+        tf.layers.activation({ activation: 'relu' }),
+        tf.layers.globalAveragePooling2d({}),
+        tf.layers.dense({ units: CLASSES, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }),
+      ],
+    });
+    const reference = withBatchNorm(21);
+    reference.compile({ optimizer: tf.train.adam(0.01), loss: crossEntropy, metrics: ['accuracy'] });
+    const initial = withBatchNorm(21);
+    const trainer = await start(initial, 1);
+    initial.dispose();
+    for (const [step, n] of [12, 7].entries()) {
+      const { xs, classes } = batch(n, 300 + step);
+      const io = tf.tidy(() => [tf.tensor4d(xs, [n, SIZE, SIZE, 1]), tf.oneHot(tf.tensor1d(classes, 'int32'), CLASSES).toFloat()]);
+      await reference.trainOnBatch(io[0]!, io[1]!);
+      tf.dispose(io);
+      await trainer.trainOnBatch(xs, classes, CLASSES);
+    }
+    const trained = trainer.getWeights();
+    const names = reference.weights.map((w) => w.name);
+    const movingMean = names.findIndex((n) => n.includes('moving_mean'));
+    // The moving mean left its initial zeros, and every weight matches the reference.
+    expect(Math.max(...Array.from(trained[movingMean]!.dataSync(), Math.abs))).to.be.above(1e-3);
+    trained.forEach((t, i) => {
+      expect(maxRelativeDifference([t], [reference.getWeights()[i]!]), names[i]).to.be.below(1e-4);
+    });
+    tf.dispose(trained);
+    reference.dispose();
+  });
+
   it('keeps the tensor count stable across steps and frees everything on dispose', async () => {
     const before = tf.memory().numTensors;
     const model = tinyCnn(3);

@@ -310,6 +310,12 @@ export class DataParallelTrainer {
   private disposed = false;
   /** Where each trainable weight lives in `weights`, in `model.trainableWeights` order. */
   private readonly segments: { offset: number; size: number }[];
+  /**
+   * Non-trainable state the forward pass updates (batch norm's moving mean and variance), by index
+   * in `model.weights`: taken from this thread's replica after its shard, as PyTorch's
+   * DistributedDataParallel keeps rank 0's buffers.
+   */
+  private readonly stateSegments: { index: number; offset: number; size: number }[];
   private readonly optimizer: FlatAdam;
 
   private constructor(
@@ -332,6 +338,9 @@ export class DataParallelTrainer {
       if (i < 0) throw new Error(`trainable weight ${w.name} is not among the model's weights`);
       return { offset: offsets[i]!, size: w.shape.reduce((a: number, b) => a * (b ?? 1), 1) };
     });
+    this.stateSegments = all.flatMap((w, index) =>
+      model.trainableWeights.includes(w) ? [] : [{ index, offset: offsets[index]!, size: weightShapes[index]!.reduce((a, b) => a * b, 1) }],
+    );
     const trainable = this.segments.reduce((n, seg) => n + seg.size, 0);
     this.optimizer = new FlatAdam(trainable, settings.learningRate, settings.beta1, settings.beta2, settings.epsilon);
   }
@@ -455,6 +464,10 @@ export class DataParallelTrainer {
       accuracy += w * r.accuracy;
     });
     this.optimizer.step(this.weights, mean, this.segments);
+    const variables = this.model.weights;
+    for (const seg of this.stateSegments) {
+      this.weights.set(variables[seg.index]!.read().dataSync() as Float32Array, seg.offset);
+    }
     setFlatWeights(this.model, this.weightShapes, this.weights);
     return { loss, accuracy };
   }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import { type BackendName, onnxRuntimeStatus, setupBackend } from '@ringcount/model-core';
 import { registerWasmGradientKernels } from './wasm-kernels.js';
 import { ortKernelsOptions, registerOrtKernels } from './ort-kernels.js';
+import { registerTrainingBatchNorm } from './batch-norm.js';
 
 export { registerWasmGradientKernels } from './wasm-kernels.js';
 export {
@@ -10,6 +11,7 @@ export {
   clearOrtSessions,
 } from './ort-kernels.js';
 export { buildReferenceCnn } from './reference-cnn.js';
+export { batchNormalization, batchNormForward, batchNormBackward, registerTrainingBatchNorm, TrainingBatchNormalization } from './batch-norm.js';
 export {
   DataParallelTrainer, describeModel, trainWorkersSetting, shardSizes,
   type DataParallelOptions, type ModelDescription, type AdamSettings, type BatchResult,
@@ -45,6 +47,7 @@ export interface TrainingBackendOptions {
 export async function setupTrainingBackend(preferred?: BackendName, options: TrainingBackendOptions = {}): Promise<TrainingBackend> {
   // Registered before the WASM backend initialises so the shipped kernels' setup still runs.
   registerWasmGradientKernels();
+  registerTrainingBatchNorm();
   const ort = onnxRuntimeStatus().available ? (ortKernelsOptions() ?? defaultOrtOptions(options.onnxRuntimeThreads)) : undefined;
   if (ort !== undefined) registerOrtKernels(ort);
   // With convolutions on ONNX Runtime, WASM runs only element-wise kernels (single-threaded in
