@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ringCentreMap } from '@ringcount/model-core';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -244,6 +245,29 @@ describe('dataset', () => {
       const outs = Array.from({ length: 40 }, () => augmentImage(img, size, rotateOnly, rng));
       expect(outs.some((o) => spread(o, 'x') > 3 * spread(o, 'y'))).to.equal(true);
       expect(outs.some((o) => spread(o, 'y') > 3 * spread(o, 'x'))).to.equal(true);
+    });
+
+    it('moves a ring-centre channel with the ink, keeping its sum (the count) through zoom and rotation', () => {
+      // Ink: the bar; centres: two regions away from the edges, marked as preprocessing marks them.
+      const centres = ringCentreMap([{ x: 8.3, y: 12.6, area: 50 }, { x: 22.8, y: 20.1, area: 50 }], size, size, size);
+      const both = new Float32Array(size * size * 2);
+      for (let i = 0; i < size * size; i++) {
+        both[2 * i] = img[i]!;
+        both[2 * i + 1] = centres[i]!;
+      }
+      const cfg = { ...depictionAugmentation(), keepOriginal: 0, scale: [0.8, 0.9] as [number, number] };
+      for (let seed = 1; seed <= 20; seed++) {
+        const out = augmentImage(both, size, cfg, createRng(seed), 2);
+        expect(out).to.have.length(size * size * 2);
+        // The ink channel is exactly what the single-channel augmentation makes with the same draws.
+        const inkOnly = augmentImage(img, size, cfg, createRng(seed));
+        for (let i = 0; i < size * size; i++) expect(out[2 * i]).to.equal(inkOnly[i]);
+        let mass = 0;
+        for (let i = 1; i < out.length; i += 2) mass += out[i]!;
+        // Resampling a 2×2 splat on a rotated, zoomed grid aliases: the sum is kept on average.
+        expect(mass, `seed ${seed}`).to.be.closeTo(2, 0.3);
+      }
+      expect(() => augmentImage(both, size, cfg, createRng(1))).to.throw(RangeError, /expected 1024 values \(32×32×1\), got 2048/);
     });
   });
 });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
+import { defaultPreprocessConfig, inputChannels } from '@ringcount/model-core';
 import { MODEL_SPECS, modelSpec } from '../src/index.js';
 
 describe('models', () => {
@@ -8,11 +9,12 @@ describe('models', () => {
   });
 
   for (const spec of Object.values(MODEL_SPECS)) {
-    it(`${spec.version} (${spec.architecture}) maps [n, s, s, 1] images to [n, classes] probabilities`, () => {
-      const model = spec.build(32, 7, 1);
+    const channels = inputChannels({ ...defaultPreprocessConfig(32), ...spec.preprocessing });
+    it(`${spec.version} (${spec.architecture}) maps [n, s, s, ${channels}] images to [n, classes] probabilities`, () => {
+      const model = spec.build(32, 7, 1, channels);
       try {
-        expect(model.inputs[0]?.shape).to.deep.equal([null, 32, 32, 1]);
-        const probs = tf.tidy(() => (model.predict(tf.randomUniform([3, 32, 32, 1], 0, 1, 'float32', 1)) as tf.Tensor).arraySync() as number[][]);
+        expect(model.inputs[0]?.shape).to.deep.equal([null, 32, 32, channels]);
+        const probs = tf.tidy(() => (model.predict(tf.randomUniform([3, 32, 32, channels], 0, 1, 'float32', 1)) as tf.Tensor).arraySync() as number[][]);
         expect(probs).to.have.length(3);
         for (const row of probs) {
           expect(row).to.have.length(7);
@@ -36,6 +38,11 @@ describe('models', () => {
       }
     });
   }
+
+  it('v2 adds the ring-centre channel to its input; v1 sees ink only', () => {
+    expect(MODEL_SPECS.v2.preprocessing?.ringCentres).to.equal(true);
+    expect(MODEL_SPECS.v1.preprocessing?.ringCentres).to.not.equal(true);
+  });
 
   it('v2 has a decaying learning-rate schedule and early stopping; v1 has neither', () => {
     const v2 = modelSpec('v2');

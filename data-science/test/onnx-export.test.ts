@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { maxDifferenceFromTfjs, onnxRuntimeStatus, SyncOnnxSession, tfjsToOnnx } from '@ringcount/model-core';
+import { defaultPreprocessConfig, inputChannels, maxDifferenceFromTfjs, onnxRuntimeStatus, SyncOnnxSession, tfjsToOnnx } from '@ringcount/model-core';
 import { buildReferenceCnn } from '../src/engine/reference-cnn.js';
 import { MODEL_SPECS } from '../src/index.js';
 
@@ -19,7 +19,7 @@ describe('ONNX export of the project models', function () {
   });
 
   const builders: [string, () => tf.LayersModel][] = [
-    ...Object.values(MODEL_SPECS).map((spec): [string, () => tf.LayersModel] => [`${spec.version} (${spec.architecture}) at 64 px`, () => spec.build(64, 8, 5)]),
+    ...Object.values(MODEL_SPECS).map((spec): [string, () => tf.LayersModel] => [`${spec.version} (${spec.architecture}) at 64 px`, () => spec.build(64, 8, 5, inputChannels({ ...defaultPreprocessConfig(64), ...spec.preprocessing }))]),
     ['the reference CNN at 128 px', () => buildReferenceCnn(128)],
   ];
   for (const [name, build] of builders) {

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { decodeSimplePng } from './png-decode.js';
+import { enclosedRegions, ringCentreMap } from './ring-centres.js';
 
 /**
  * How a depiction becomes a model input. Saved in every model's metadata so serving decodes images
@@ -15,9 +16,19 @@ export interface PreprocessConfig {
    * zero padding then matches the background).
    */
   normalization: 'ink';
+  /**
+   * Add a second channel marking each region the drawing encloses (ring-centres.ts) with a unit
+   * of mass at its centroid, computed at the image's full resolution. Absent: ink only.
+   */
+  ringCentres?: boolean;
 }
 
 export const defaultPreprocessConfig = (size = 64): PreprocessConfig => ({ size, background: 'white', normalization: 'ink' });
+
+/** Channels of the model input `config` produces (interleaved per pixel: ink, then ring centres). */
+export function inputChannels(config: PreprocessConfig): number {
+  return config.ringCentres === true ? 2 : 1;
+}
 
 /** Largest decoded image we accept (pixels): guards against decompression bombs. */
 export const MAX_INPUT_PIXELS = 40_000_000;
@@ -28,7 +39,8 @@ export class ImageDecodeError extends Error {
 
 /**
  * Decode (PNG, JPEG, WebP, …), flatten onto white, make grayscale and resize to `size`×`size`
- * (aspect kept, centred, padded white), returning `size*size` floats in [0, 1] (ink: 0 = white).
+ * (aspect kept, centred, padded white), returning `size*size` floats in [0, 1] (ink: 0 = white) —
+ * `size*size*2` with `ringCentres`, per pixel ink then the ring-centre map.
  *
  * Why sharp only decodes: libvips has a large fixed cost per pipeline operation, so the former
  * flatten → grayscale → resize → colourspace pipeline cost ~7 ms of CPU per 300×300 depiction
@@ -48,7 +60,7 @@ export class ImageDecodeError extends Error {
 export async function preprocessImage(input: Buffer | string, config: PreprocessConfig): Promise<Float32Array> {
   // Plain PNGs (all depictions) decode in-process to the very pixels sharp would produce (see png-decode.ts).
   const png = typeof input === 'string' ? undefined : decodeSimplePng(input, FAST_PATH_MAX_PIXELS);
-  if (png) return containInk(inkOnWhite(png.data, png.width, png.height, png.channels), png.width, png.height, config.size);
+  if (png) return modelInput(inkOnWhite(png.data, png.width, png.height, png.channels), png.width, png.height, config);
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
     decoded = await sharp(input, { limitInputPixels: FAST_PATH_MAX_PIXELS, failOn: 'error' }).raw().toBuffer({ resolveWithObject: true });
@@ -58,8 +70,24 @@ export async function preprocessImage(input: Buffer | string, config: Preprocess
   }
   const { data, info } = decoded;
   const ink = inkOnWhite(asBytes(data, info), info.width, info.height, info.channels);
-  return containInk(ink, info.width, info.height, config.size);
+  return modelInput(ink, info.width, info.height, config);
 }
+
+/** The model input from a full-resolution ink image. */
+function modelInput(ink: Uint8Array, width: number, height: number, config: PreprocessConfig): Float32Array {
+  const inkMap = containInk(ink, width, height, config.size);
+  if (config.ringCentres !== true) return inkMap;
+  const centres = ringCentreMap(enclosedRegions(ink, width, height), width, height, config.size);
+  const out = new Float32Array(inkMap.length * 2);
+  for (let i = 0; i < inkMap.length; i++) {
+    out[2 * i] = inkMap[i] as number;
+    out[2 * i + 1] = centres[i] as number;
+  }
+  return out;
+}
+
+/** Longer side large images are shrunk to (by libvips, streaming) before ring centres are found. */
+const RING_CENTRES_MAX_SIDE = 1024;
 
 /**
  * Above this many pixels the whole decoded image would be held in memory (4 bytes a pixel, and
@@ -75,6 +103,23 @@ const PIXEL_LIMIT_MESSAGE = /pixel limit/i;
  */
 async function preprocessLargeImage(input: Buffer | string, config: PreprocessConfig): Promise<Float32Array> {
   let raw: Buffer;
+  if (config.ringCentres === true) {
+    // Enclosed regions need the drawing at a useful resolution, not at the model's size.
+    let shrunk: { data: Buffer; info: sharp.OutputInfo };
+    try {
+      shrunk = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
+        .flatten({ background: '#ffffff' })
+        .grayscale()
+        .resize(RING_CENTRES_MAX_SIDE, RING_CENTRES_MAX_SIDE, { fit: 'inside', kernel: 'lanczos3' })
+        .toColourspace('b-w')
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+    } catch (err) {
+      throw new ImageDecodeError(`could not decode image: ${(err as Error).message}`);
+    }
+    const { data, info } = shrunk;
+    return modelInput(inkOnWhite(asBytes(data, info), info.width, info.height, info.channels), info.width, info.height, config);
+  }
   try {
     raw = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
       .flatten({ background: '#ffffff' })

@@ -44,16 +44,24 @@ export const depictionAugmentation = (): AugmentConfig => ({
   intensity: [0.9, 1],
 });
 
-/** Returns a new `size×size` image; the input is not modified. Output stays within [0, 1]. */
-export function augmentImage(src: Float32Array, size: number, cfg: AugmentConfig, rng: Rng): Float32Array {
-  if (src.length !== size * size) throw new RangeError(`augmentImage: expected ${size * size} pixels, got ${src.length}`);
+/**
+ * Returns a new `size×size×channels` image (channels interleaved per pixel, ink first); the input
+ * is not modified. Every channel gets the same rotation, mirror, zoom and shift; stroke and
+ * intensity changes apply to the ink only (within [0, 1]), and the other channels — the
+ * ring-centre map, whose sum is a count — are rescaled so that zooming keeps their sums.
+ */
+export function augmentImage(src: Float32Array, size: number, cfg: AugmentConfig, rng: Rng, channels = 1): Float32Array {
+  const expected = size * size * channels;
+  if (src.length !== expected) throw new RangeError(`augmentImage: expected ${expected} values (${size}×${size}×${channels}), got ${src.length}`);
   if (rng() < cfg.keepOriginal) return Float32Array.from(src);
+  const planes = channels === 1 ? [src] : deinterleave(src, size * size, channels);
+  const ink = planes[0] as Float32Array;
   const angle = cfg.rotate ? uniform(rng, 0, 2 * Math.PI) : 0;
   const mirror = cfg.flip && rng() < 0.5 ? -1 : 1;
   // Largest zoom at which the rotated ink still fits the frame: a rotation must never cut rings off
   // (that would make the label wrong). Uses the ink's bounding box, so elongated molecules with white
   // space around them keep their scale instead of always shrinking by up to 1/√2.
-  const box = inkBox(src, size);
+  const box = inkBox(ink, size);
   const c = (size - 1) / 2;
   const half = c; // largest |offset| of a pixel centre from the centre
   const cosA = Math.abs(Math.cos(angle));
@@ -75,17 +83,41 @@ export function augmentImage(src: Float32Array, size: number, cfg: AugmentConfig
   // Inverse mapping: for each output pixel find where it comes from in the source.
   const cos = Math.cos(angle) / zoom;
   const sin = Math.sin(angle) / zoom;
-  const out = new Float32Array(size * size);
-  for (let y = 0; y < size; y++) {
-    const dy = y - c - ty;
-    for (let x = 0; x < size; x++) {
-      const dx = x - c - tx;
-      const sx = (cos * dx + sin * dy) * mirror + c;
-      const sy = -sin * dx + cos * dy + c;
-      out[y * size + x] = gain * bilinear(src, size, sx, sy);
+  const warp = (plane: Float32Array, factor: number): Float32Array => {
+    const out = new Float32Array(size * size);
+    for (let y = 0; y < size; y++) {
+      const dy = y - c - ty;
+      for (let x = 0; x < size; x++) {
+        const dx = x - c - tx;
+        const sx = (cos * dx + sin * dy) * mirror + c;
+        const sy = -sin * dx + cos * dy + c;
+        out[y * size + x] = factor * bilinear(plane, size, sx, sy);
+      }
     }
-  }
-  return thicken > 0 ? thickenStrokes(out, size, thicken) : out;
+    return out;
+  };
+  const warpedInk = warp(ink, gain);
+  const inkOut = thicken > 0 ? thickenStrokes(warpedInk, size, thicken) : warpedInk;
+  if (channels === 1) return inkOut;
+  // Sampling a map shrunk by `zoom` gathers zoom² of its mass.
+  return interleave([inkOut, ...planes.slice(1).map((p) => warp(p, 1 / (zoom * zoom)))], size * size);
+}
+
+function deinterleave(src: Float32Array, pixels: number, channels: number): Float32Array[] {
+  return Array.from({ length: channels }, (_, ch) => {
+    const plane = new Float32Array(pixels);
+    for (let i = 0; i < pixels; i++) plane[i] = src[i * channels + ch] as number;
+    return plane;
+  });
+}
+
+function interleave(planes: Float32Array[], pixels: number): Float32Array {
+  const channels = planes.length;
+  const out = new Float32Array(pixels * channels);
+  planes.forEach((plane, ch) => {
+    for (let i = 0; i < pixels; i++) out[i * channels + ch] = plane[i] as number;
+  });
+  return out;
 }
 
 /** Bounding box of the pixels with ink (whole frame when there is none). */

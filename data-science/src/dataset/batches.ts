@@ -1,10 +1,11 @@
+import { inputChannels } from '@ringcount/model-core';
 import type { AugmentConfig } from './augment.js';
 import { augmentImage } from './augment.js';
 import type { Sample } from './csv.js';
 import type { ImageSource } from './image-source.js';
 import { createRng, shuffleInPlace } from './random.js';
 
-/** One batch ready for the model: `xs` is `size×size×1` images back to back. */
+/** One batch ready for the model: `xs` is `size×size×channels` images back to back. */
 export interface Batch {
   xs: Float32Array;
   /** Class index of each image (position in `labels`). */
@@ -33,7 +34,8 @@ export async function* streamBatches(samples: Sample[], source: ImageSource, opt
   const order = [...samples];
   if (opts.shuffleSeed !== undefined) shuffleInPlace(order, createRng(opts.shuffleSeed));
   const augRng = createRng(opts.augmentSeed ?? 0);
-  const pixels = source.config.size * source.config.size;
+  const channels = inputChannels(source.config);
+  const pixels = source.config.size * source.config.size * channels;
 
   const load = async (start: number): Promise<Batch> => {
     const chunk = order.slice(start, start + opts.batchSize);
@@ -47,7 +49,7 @@ export async function* streamBatches(samples: Sample[], source: ImageSource, opt
       if (cls === undefined) throw new RangeError(`${s.compoundId}: ring count ${s.numRings} is not one of the labels ${opts.labels.join(',')}`);
       classes[i] = cls;
       const img = images[i] as Float32Array;
-      xs.set(opts.augment ? augmentImage(img, source.config.size, opts.augment, createRng(augSeeds[i] as number)) : img, i * pixels);
+      xs.set(opts.augment ? augmentImage(img, source.config.size, opts.augment, createRng(augSeeds[i] as number), channels) : img, i * pixels);
     });
     return { xs, classes, size: chunk.length };
   };

@@ -80,6 +80,7 @@ export async function compareTrackedVersions(opts: { trackingUri?: string; exper
     ['architecture', (r) => r.architecture],
     ['images (train/val/test)', (r) => `${r.params.n_train}/${r.params.n_val}/${r.params.n_test}`],
     ['image size', (r) => `${r.params.image_size}px`],
+    ['input channels', (r) => (/"ringCentres":true/.test(r.params.preprocessing ?? '') ? 'ink + ring centres' : 'ink')],
     ['epochs run', (r) => String(r.history.valAccuracy.length)],
     ['augmentation', (r) => (r.params.augmentation === 'none' ? 'none' : 'rotate/flip/scale/shift/strokes')],
     ['LR schedule', (r) => r.params.lr_schedule ?? '?'],
@@ -123,7 +124,8 @@ function verdict(runs: TrackedRunSummary[]): string {
   else lines.push(`v2 is NOT better here (${summary}); train it longer or on more data.`);
   lines.push(
     `What v2 changes: v1 flattens its feature maps, so it must learn every ring position separately; v2's global average pooling counts ring-like ` +
-      `features wherever they are, and its extra, wider stage sees whole fused ring systems. v2 trains on rotated, mirrored, rescaled, shifted and ` +
+      `features wherever they are, and its extra, wider stages see whole fused ring systems. Its input adds a second channel marking every region ` +
+      `the drawing encloses (found at full resolution, so small rings that blur together at ${v2.params.image_size ?? '64'} px still count). v2 trains on rotated, mirrored, rescaled, shifted and ` +
       `re-stroked copies (what real RDKit/ChEMBL depictions vary in; train−val accuracy gap ${gap(v2).toFixed(1)} points vs ${gap(v1).toFixed(1)} for v1), ` +
       `with a higher peak learning rate (3e-3) after a warm-up epoch, cosine decay, early stopping and the best validation epoch kept.`,
   );

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { inputChannels } from '@ringcount/model-core';
 import type { Sample } from '../dataset/csv.js';
 import type { ImageSource } from '../dataset/image-source.js';
 import { streamBatches } from '../dataset/batches.js';
@@ -59,7 +60,7 @@ export async function evaluateModel(
   let lossSum = 0;
   for await (const batch of streamBatches(samples, source, { batchSize, labels })) {
     const [predicted, losses] = tf.tidy(() => {
-      const x = tf.tensor4d(batch.xs, [batch.size, size, size, 1]);
+      const x = tf.tensor4d(batch.xs, [batch.size, size, size, inputChannels(source.config)]);
       const probs = model.predict(x) as tf.Tensor2D;
       const y = tf.oneHot(tf.tensor1d(batch.classes, 'int32'), labels.length).toFloat();
       const ce = crossEntropy(y, probs);

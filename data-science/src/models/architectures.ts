@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { PreprocessConfig } from '@ringcount/model-core';
 
 export type ModelVersion = 'v1' | 'v2';
 
@@ -7,7 +8,10 @@ export interface ModelSpec {
   architecture: string;
   /** Why this model exists, for the notebook and the run's description. */
   description: string;
-  build(imageSize: number, numClasses: number, seed: number): tf.LayersModel;
+  /** `channels`: input channels, from the preprocessing (1 = ink; 2 with ring centres). */
+  build(imageSize: number, numClasses: number, seed: number, channels?: number): tf.LayersModel;
+  /** Preprocessing beyond model-core's default for the image size (saved with the model). */
+  preprocessing?: Pick<PreprocessConfig, 'ringCentres'>;
   /** Train with depiction augmentation. */
   augment: boolean;
   /** Learning-rate schedule: rate for epoch `e` of `epochs`. */
@@ -30,12 +34,12 @@ export const baselineCnn: ModelSpec = {
   learningRate: () => 1e-3,
   defaultEpochs: 4,
   earlyStoppingPatience: 0,
-  build(imageSize, numClasses, seed) {
+  build(imageSize, numClasses, seed, channels = 1) {
     const init = (i: number) => tf.initializers.glorotUniform({ seed: seed + i });
     return tf.sequential({
       name: 'baseline_cnn',
       layers: [
-        tf.layers.conv2d({ inputShape: [imageSize, imageSize, 1], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
+        tf.layers.conv2d({ inputShape: [imageSize, imageSize, channels], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
         tf.layers.maxPooling2d({ poolSize: 2 }),
         tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2) }),
         tf.layers.maxPooling2d({ poolSize: 2 }),
@@ -52,34 +56,40 @@ export const baselineCnn: ModelSpec = {
  * low-resolution stages, global average pooling — counting rings is "how much ring-ness is in the
  * picture", which GAP expresses directly and which does not depend on where the rings are — then a
  * small dense layer that turns the pooled ring-ness into a count (a linear softmax on the pooled
- * features alone trained measurably slower). Trained with rotation/flip/scale/shift/stroke
+ * features alone trained measurably slower). Its input has a second channel, model-core's ring
+ * centres: one mark per region the drawing encloses, found at the depiction's full resolution
+ * (see model-core/src/ring-centres.ts). Trained with rotation/flip/scale/shift/stroke
  * augmentation, one warm-up epoch then cosine learning-rate decay from 3e-3 (training is
  * budget-limited: 2e-3–3e-3 reached in 6 epochs what 1e-3 reached in 16), and early stopping on
  * validation accuracy (best epoch kept).
  *
- * Measured on the 6,000-compound demo data (test exact-match, 20 epochs unless noted): one conv per
- * stage 71.6%; the second convolutions at 16 and 8 px 75.5% for ~1.5× the time — the deeper
- * low-resolution stages see whole ring systems, which one 3×3 layer per stage does not. At equal or
- * larger budgets 80 px (68.9%, 16 epochs), 96 px (47% vs 57.5% at 6 epochs), 1.5× the filters
- * (67.9%, 16 epochs) and a stride-2 5×5 stem on 128 px input (66.6%, 12 epochs) were no better,
- * so the budget goes to depth and epochs at 64 px. Batch normalization in the two deep stages
- * learned no faster per epoch here and cost ~20% more per step.
+ * Measured on the 6,000-compound demo data (test exact-match, 20 epochs unless noted):
+ * - ink only, one conv per stage: 71.6%; with the second convolutions at 16 and 8 px: 75.5% for
+ *   ~1.5× the time (the deeper low-resolution stages see whole ring systems).
+ * - plus the ring-centre channel: 84.5% (97.9% within one ring) at the same cost. At 64 px the rings
+ *   of a large molecule are a few pixels across and blur together; the marks do not. Most errors
+ *   left are 6–8 rings (fused and bridged systems) counted one short or long.
+ * - no better at equal or larger budgets (ink only): 80 px (68.9%, 16 epochs), 96 px (47% vs
+ *   57.5% at 6 epochs), 1.5× the filters (67.9%, 16 epochs), a stride-2 5×5 stem on 128 px input
+ *   (66.6%, 12 epochs); batch normalization in the two deep stages learned no faster per epoch and
+ *   cost ~20% more per step.
  */
 export const gapCnn: ModelSpec = {
   version: 'v2',
   architecture: 'gap-cnn',
-  description: 'conv stages 16-32-64×2-96×2 (12× v1\'s filters at depth), global average pooling, dense(64); augmentation; warm-up + cosine LR from 3e-3; early stopping',
+  description: 'input: ink + ring centres; conv stages 16-32-64×2-96×2 (12× v1\'s filters at depth), global average pooling, dense(64); augmentation; warm-up + cosine LR from 3e-3; early stopping',
   augment: true,
   learningRate: warmupCosine(3e-3, 5e-5),
   defaultEpochs: 20,
   earlyStoppingPatience: 6,
-  build(imageSize, numClasses, seed) {
+  preprocessing: { ringCentres: true },
+  build(imageSize, numClasses, seed, channels = 1) {
     const layers: tf.layers.Layer[] = [];
     let i = 0;
     const conv = (filters: number) =>
       layers.push(
         tf.layers.conv2d({
-          ...(i === 0 ? { inputShape: [imageSize, imageSize, 1] } : {}),
+          ...(i === 0 ? { inputShape: [imageSize, imageSize, channels] } : {}),
           filters,
           kernelSize: 3,
           padding: 'same',

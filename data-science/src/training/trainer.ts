@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, rm, writeFile, cp, rename, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultPreprocessConfig, fileSystemIO, writeMetadata, type BackendName, type ModelMetadata } from '@ringcount/model-core';
+import { defaultPreprocessConfig, fileSystemIO, inputChannels, writeMetadata, type BackendName, type ModelMetadata } from '@ringcount/model-core';
 import { loadDataset, type Dataset } from '../dataset/load.js';
 import { sharedImageSource } from '../dataset/image-source.js';
 import { streamBatches } from '../dataset/batches.js';
@@ -98,7 +98,8 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
   const replicas = backend === 'tensorflow' ? 1 : askedReplicas;
   const data: Dataset = await loadDataset(opts.dataDir, { maxImages: opts.maxImages, seed });
   const { train, validation, test } = data.split;
-  const preprocessing = defaultPreprocessConfig(opts.imageSize);
+  const preprocessing = { ...defaultPreprocessConfig(opts.imageSize), ...spec.preprocessing };
+  const channels = inputChannels(preprocessing);
   log(
     `${opts.version} (${spec.architecture}) on ${backend}: ${data.size} images (train ${train.length}, val ${validation.length}, test ${test.length}), ` +
       `labels 0..${data.labels.length - 1}, ${opts.imageSize}px, data ${data.provenance.digest.slice(0, 12)}, ` +
@@ -142,7 +143,7 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
   // 128 px. An LRU smaller than an epoch's images evicts each one before its next use, and every
   // epoch then decodes the whole set again on the training thread.
   const source = sharedImageSource(preprocessing, opts.cacheEntries ?? Math.floor(1e9 / (4 * opts.imageSize * opts.imageSize)));
-  const model = spec.build(opts.imageSize, data.labels.length, seed);
+  const model = spec.build(opts.imageSize, data.labels.length, seed, channels);
   const optimizer = tf.train.adam(opts.learningRate ?? spec.learningRate(0, opts.epochs));
   model.compile({ optimizer, loss: crossEntropy, metrics: ['accuracy'] });
   const progress = new TrainingProgress(log);
@@ -276,7 +277,7 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
         name: REGISTERED_MODEL,
         version: opts.version,
         createdAt: new Date().toISOString(),
-        inputShape: [opts.imageSize, opts.imageSize, 1],
+        inputShape: [opts.imageSize, opts.imageSize, channels],
         preprocessing,
         labels: data.labels,
         architecture: spec.architecture,
@@ -339,7 +340,8 @@ async function trainTracked(opts: TrainOptions, run: RunHandle, log: (line: stri
 async function trainOnThisThread(
   model: tf.LayersModel, batch: { xs: Float32Array; classes: Int32Array; size: number }, imageSize: number, numClasses: number,
 ): Promise<[number, number]> {
-  const x = tf.tensor4d(batch.xs, [batch.size, imageSize, imageSize, 1]);
+  const channels = batch.xs.length / (batch.size * imageSize * imageSize);
+  const x = tf.tensor4d(batch.xs, [batch.size, imageSize, imageSize, channels]);
   const y = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.classes, 'int32'), numClasses).toFloat());
   try {
     const out = await model.trainOnBatch(x, y);
