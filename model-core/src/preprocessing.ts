@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { decodeSimplePng } from './png-decode.js';
-import { enclosedRegions, ringCentreMap } from './ring-centres.js';
+import { colouredInk, ringCentreMap, ringCentreRegions, type CloseRadius } from './ring-centres.js';
 
 /**
  * How a depiction becomes a model input. Saved in every model's metadata so serving decodes images
@@ -17,17 +17,40 @@ export interface PreprocessConfig {
    */
   normalization: 'ink';
   /**
-   * Add a second channel marking each region the drawing encloses (ring-centres.ts) with a unit
-   * of mass at its centroid, computed at the image's full resolution. Absent: ink only.
+   * Add channels marking each region the drawing encloses (ring-centres.ts) with a unit of mass
+   * at its centroid, computed at the image's full resolution. Absent: ink only.
    */
   ringCentres?: boolean;
+  /**
+   * With `ringCentres`: one ring-centre channel per closing radius, in pixels per 300 px of the
+   * longer side, or `'adaptive'` for one chosen from the drawing's scale (default [3]). A small
+   * radius keeps small rings of large molecules that a larger one fills in; a larger one closes the
+   * gaps bonds leave at atom labels.
+   */
+  ringCentreRadii?: Array<number | 'adaptive'>;
+  /**
+   * With `ringCentres`: leave out the holes of atom-label letters (O, P, B, …), told apart by their
+   * colour (RDKit colours labels by element). Gray-scale images are unaffected.
+   */
+  ignoreLetterHoles?: boolean;
+  /**
+   * With `ringCentres`: the ink regions are found in. `'luminance'` (default) is the model's ink
+   * channel; `'darkest-channel'` is 255 − the darkest of red, green and blue, which keeps light
+   * element colours (sulfur's yellow, chlorine's green) solid where luminance leaves gaps in a ring's
+   * outline: the region count alone is right for 92.9% of generated depictions instead of 86.1%.
+   */
+  strokeInk?: 'luminance' | 'darkest-channel';
 }
 
 export const defaultPreprocessConfig = (size = 64): PreprocessConfig => ({ size, background: 'white', normalization: 'ink' });
 
 /** Channels of the model input `config` produces (interleaved per pixel: ink, then ring centres). */
 export function inputChannels(config: PreprocessConfig): number {
-  return config.ringCentres === true ? 2 : 1;
+  return config.ringCentres === true ? 1 + ringCentreRadii(config).length : 1;
+}
+
+function ringCentreRadii(config: PreprocessConfig): CloseRadius[] {
+  return (config.ringCentreRadii ?? [3]).map((r) => (r === 'adaptive' ? r : r / 300));
 }
 
 /** Largest decoded image we accept (pixels): guards against decompression bombs. */
@@ -40,7 +63,7 @@ export class ImageDecodeError extends Error {
 /**
  * Decode (PNG, JPEG, WebP, …), flatten onto white, make grayscale and resize to `size`×`size`
  * (aspect kept, centred, padded white), returning `size*size` floats in [0, 1] (ink: 0 = white) —
- * `size*size*2` with `ringCentres`, per pixel ink then the ring-centre map.
+ * `size*size*inputChannels(config)` with `ringCentres`, per pixel ink then each ring-centre map.
  *
  * Why sharp only decodes: libvips has a large fixed cost per pipeline operation, so the former
  * flatten → grayscale → resize → colourspace pipeline cost ~7 ms of CPU per 300×300 depiction
@@ -60,7 +83,7 @@ export class ImageDecodeError extends Error {
 export async function preprocessImage(input: Buffer | string, config: PreprocessConfig): Promise<Float32Array> {
   // Plain PNGs (all depictions) decode in-process to the very pixels sharp would produce (see png-decode.ts).
   const png = typeof input === 'string' ? undefined : decodeSimplePng(input, FAST_PATH_MAX_PIXELS);
-  if (png) return modelInput(inkOnWhite(png.data, png.width, png.height, png.channels), png.width, png.height, config);
+  if (png) return modelInput(png.data, png.width, png.height, png.channels, config);
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
     decoded = await sharp(input, { limitInputPixels: FAST_PATH_MAX_PIXELS, failOn: 'error' }).raw().toBuffer({ resolveWithObject: true });
@@ -69,19 +92,23 @@ export async function preprocessImage(input: Buffer | string, config: Preprocess
     throw new ImageDecodeError(`could not decode image: ${(err as Error).message}`);
   }
   const { data, info } = decoded;
-  const ink = inkOnWhite(asBytes(data, info), info.width, info.height, info.channels);
-  return modelInput(ink, info.width, info.height, config);
+  return modelInput(asBytes(data, info), info.width, info.height, info.channels, config);
 }
 
-/** The model input from a full-resolution ink image. */
-function modelInput(ink: Uint8Array, width: number, height: number, config: PreprocessConfig): Float32Array {
+/** The model input from a full-resolution decoded image (`channels` samples per pixel). */
+function modelInput(px: Uint8Array, width: number, height: number, channels: number, config: PreprocessConfig): Float32Array {
+  const ink = inkOnWhite(px, width, height, channels);
   const inkMap = containInk(ink, width, height, config.size);
   if (config.ringCentres !== true) return inkMap;
-  const centres = ringCentreMap(enclosedRegions(ink, width, height), width, height, config.size);
-  const out = new Float32Array(inkMap.length * 2);
+  const coloured = config.ignoreLetterHoles === true ? colouredInk(px, width, height, channels) : undefined;
+  const strokes = config.strokeInk === 'darkest-channel' ? darkestChannelInk(px, width, height, channels) : ink;
+  const regions = ringCentreRegions(strokes, width, height, { closeRadii: ringCentreRadii(config), ...(coloured ? { coloured } : {}) });
+  const maps = regions.map((found) => ringCentreMap(found, width, height, config.size));
+  const planes = 1 + maps.length;
+  const out = new Float32Array(inkMap.length * planes);
   for (let i = 0; i < inkMap.length; i++) {
-    out[2 * i] = inkMap[i] as number;
-    out[2 * i + 1] = centres[i] as number;
+    out[planes * i] = inkMap[i] as number;
+    for (let m = 0; m < maps.length; m++) out[planes * i + 1 + m] = (maps[m] as Float32Array)[i] as number;
   }
   return out;
 }
@@ -105,20 +132,19 @@ async function preprocessLargeImage(input: Buffer | string, config: PreprocessCo
   let raw: Buffer;
   if (config.ringCentres === true) {
     // Enclosed regions need the drawing at a useful resolution, not at the model's size.
+    // Kept in colour when regions use it (letter holes, darkest-channel strokes); modelInput makes the ink gray.
     let shrunk: { data: Buffer; info: sharp.OutputInfo };
     try {
-      shrunk = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
-        .flatten({ background: '#ffffff' })
-        .grayscale()
-        .resize(RING_CENTRES_MAX_SIDE, RING_CENTRES_MAX_SIDE, { fit: 'inside', kernel: 'lanczos3' })
-        .toColourspace('b-w')
-        .raw()
-        .toBuffer({ resolveWithObject: true });
+      const flat = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' }).flatten({ background: '#ffffff' });
+      const inColour = config.ignoreLetterHoles === true || config.strokeInk === 'darkest-channel';
+      const toResize = inColour ? flat.toColourspace('srgb') : flat.grayscale();
+      const resized = toResize.resize(RING_CENTRES_MAX_SIDE, RING_CENTRES_MAX_SIDE, { fit: 'inside', kernel: 'lanczos3' });
+      shrunk = await (inColour ? resized : resized.toColourspace('b-w')).raw().toBuffer({ resolveWithObject: true });
     } catch (err) {
       throw new ImageDecodeError(`could not decode image: ${(err as Error).message}`);
     }
     const { data, info } = shrunk;
-    return modelInput(inkOnWhite(asBytes(data, info), info.width, info.height, info.channels), info.width, info.height, config);
+    return modelInput(asBytes(data, info), info.width, info.height, info.channels, config);
   }
   try {
     raw = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
@@ -185,6 +211,18 @@ function luminance(r: number, g: number, b: number): number {
 /** Alpha-composites a value onto white in sRGB, rounded to 8 bits as libvips' flatten does. */
 function onWhite(c: number, a: number): number {
   return a === 255 ? c : Math.round((c * a + 255 * (255 - a)) / 255);
+}
+
+/** Ink as 255 − the darkest channel, flattened onto white (gray images: 255 − gray). */
+function darkestChannelInk(px: Uint8Array, width: number, height: number, channels: number): Uint8Array {
+  if (channels < 3) return inkOnWhite(px, width, height, channels);
+  const n = width * height;
+  const ink = new Uint8Array(n);
+  for (let i = 0, p = 0; i < n; i++, p += channels) {
+    const darkest = Math.min(px[p] as number, px[p + 1] as number, px[p + 2] as number);
+    ink[i] = 255 - (channels === 4 ? onWhite(darkest, px[p + 3] as number) : darkest);
+  }
+  return ink;
 }
 
 /** Flattens onto white, converts to gray and returns ink = 255 − gray per pixel (0 = white). */
