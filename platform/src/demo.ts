@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { GENERATOR_VERSION, type GenerationManifest } from '@ringcount/data-engineering';
 import { assertPortFree, runStep, runningSteps, startService, stopServices, waitForHttp, type Service } from './services.js';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -28,6 +29,18 @@ interface Options {
   profile: string;
   retrain: boolean;
   jupyter: boolean;
+}
+
+/**
+ * The generator version that made the demo's own generated set, when an older generator made it (so
+ * the demo trains on what the current generator draws). Data without a generation.json, or from
+ * the current generator, is left alone.
+ */
+function outdatedGeneration(rawDir: string): string | undefined {
+  const manifestFile = path.join(rawDir, 'generation.json');
+  if (!existsSync(manifestFile) || path.relative(ROOT, rawDir) !== PROFILES.full?.rawDir) return undefined;
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Partial<GenerationManifest>;
+  return manifest.generator_version === GENERATOR_VERSION ? undefined : String(manifest.generator_version);
 }
 
 function parseArgs(argv: string[]): Options {
@@ -120,7 +133,10 @@ async function main(): Promise<void> {
 
   await step('raw data', async () => {
     const rawDir = path.join(ROOT, profile.rawDir);
-    if (existsSync(path.join(rawDir, 'compounds.json'))) {
+    const outdated = outdatedGeneration(rawDir);
+    if (outdated !== undefined) {
+      console.log(`  ${profile.rawDir} was made by generator ${outdated}; generating it again with ${GENERATOR_VERSION}`);
+    } else if (existsSync(path.join(rawDir, 'compounds.json'))) {
       console.log(`  ${profile.rawDir}/compounds.json exists: not generating`);
       return;
     }

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import type { Catalogue } from './catalogue.js';
-import { ASSAY_TARGETS, ASSAY_TYPES } from './fragments.js';
+import { ASSAY_TARGETS, ASSAY_TYPES, SALT_FRAGMENTS } from './fragments.js';
 import { buildMolecule } from './molecule-builder.js';
 import { Random } from './random.js';
 import { hillFormula, readMolJson, withMol, type RDKit } from './rdkit.js';
@@ -34,6 +34,17 @@ export interface AssayResult {
  * 17 holds 0..7 twice and one molecule with 8 or more rings (8 most of the time, sometimes 9).
  */
 export const CLASS_BLOCK_SIZE = 17;
+
+/** Stereo tags (wedge and hash bonds in the depiction) on half the molecules, on most of their centres. */
+const STEREO_MOLECULES = 0.5;
+const STEREO_CENTRES = 0.75;
+/** Share of compounds recorded as a salt or solvate (a second, ring-free fragment drawn beside them). */
+const SALT_SHARE = 0.12;
+/**
+ * Mixed into the seed of the stream that draws stereo tags and salts: a stream of their own, so that
+ * adding them left every structure, layout and record drawn from the main stream as it was.
+ */
+const VARIATION_SEED = 0x51e4e0;
 
 export function targetRingCount(seed: number, index: number): number {
   const block = Math.floor(index / CLASS_BLOCK_SIZE);
@@ -88,10 +99,14 @@ export async function generateCompound(
   redraw = 0,
 ): Promise<GeneratedCompound> {
   const target = targetRingCount(seed, index);
-  const rng = new Random(seed, redraw === 0 ? index : index + redraw * 0x3c6ef372);
+  const stream = redraw === 0 ? index : index + redraw * 0x3c6ef372;
+  const rng = new Random(seed, stream);
+  const variation = new Random(seed ^ VARIATION_SEED, stream);
+  const stereo = { rng: variation, molecules: STEREO_MOLECULES, centres: STEREO_CENTRES };
   for (let attempt = 0; attempt < 200; attempt++) {
-    const smiles = buildMolecule(rng, catalogue, target);
-    if (smiles === undefined) continue;
+    const parent = buildMolecule(rng, catalogue, target, stereo);
+    if (parent === undefined) continue;
+    const smiles = variation.chance(SALT_SHARE) ? `${parent}.${saltFragments(variation)}` : parent;
     const drawn = withMol(rdkit, smiles, (mol) => {
       const descriptors = JSON.parse(mol.get_descriptors()) as { NumRings: number; amw: number; CrippenClogP: number };
       if (descriptors.NumRings !== target) return undefined;
@@ -124,6 +139,12 @@ export async function generateCompound(
     };
   }
   throw new Error(`could not build a molecule with ${target} rings for index ${index} (seed ${seed})`);
+}
+
+/** One counter-ion or solvate, sometimes two of it (a dihydrochloride, a dihydrate). */
+function saltFragments(rng: Random): string {
+  const salt = rng.weighted(SALT_FRAGMENTS, (fragment) => fragment.weight);
+  return rng.chance(0.2) ? `${salt.smiles}.${salt.smiles}` : salt.smiles;
 }
 
 /**

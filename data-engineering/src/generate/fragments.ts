@@ -184,6 +184,21 @@ export const SUBSTITUENTS: readonly SubstituentSpec[] = [
   { name: 'Boc', smiles: '*C(=O)OC(C)(C)C', weight: 0.5, hosts: 'CN' },
 ];
 
+/**
+ * Counter-ions and solvates of salt forms, which ChEMBL records as extra fragments of the SMILES and
+ * draws beside the molecule. None has a ring, so the ring count stays the parent's.
+ */
+export const SALT_FRAGMENTS: readonly { name: string; smiles: string; weight: number }[] = [
+  { name: 'hydrochloride', smiles: 'Cl', weight: 6 },
+  { name: 'hydrobromide', smiles: 'Br', weight: 1 },
+  { name: 'trifluoroacetate', smiles: 'O=C(O)C(F)(F)F', weight: 2 },
+  { name: 'maleate', smiles: 'O=C(O)/C=C\\C(=O)O', weight: 1 },
+  { name: 'fumarate', smiles: 'O=C(O)/C=C/C(=O)O', weight: 1 },
+  { name: 'mesylate', smiles: 'CS(=O)(=O)O', weight: 1 },
+  { name: 'sulfate', smiles: 'O=S(=O)(O)O', weight: 0.6 },
+  { name: 'hydrate', smiles: 'O', weight: 0.8 },
+];
+
 /** Targets and assay types for the made-up assay results (the upstream format carries them). */
 export const ASSAY_TARGETS: readonly string[] = [
   'EGFR', 'CDK2', 'hERG', 'DRD2', '5-HT2A', 'PTGS2', 'BACE1', 'JAK2', 'PDE4B', 'CYP3A4', 'ABL1', 'ADRB2',

@@ -10,7 +10,7 @@ import { IMAGE_SIZE, type CompoundRecord } from './compound.js';
 import { loadRDKit } from './rdkit.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './worker.js';
 
-export const GENERATOR_VERSION = '1.0.0';
+export const GENERATOR_VERSION = '1.1.0';
 /** Indices per message to a worker: big enough to amortise messaging, small enough to balance load. */
 const CHUNK = 16;
 

@@ -13,7 +13,7 @@ const NITROGEN = 7;
  * target, joined by linkers into a tree, optionally given an acyclic side chain, then decorated.
  * Returns undefined when a draw goes wrong (too big, nowhere to attach); the caller draws again.
  */
-export function buildMolecule(rng: Random, catalogue: Catalogue, targetRings: number): string | undefined {
+export function buildMolecule(rng: Random, catalogue: Catalogue, targetRings: number, stereo?: StereoOptions): string | undefined {
   const graph = new MoleculeGraph();
   const place = (fragment: Fragment): number[] => {
     const indices = fragment.atoms.map((atom) => graph.addAtom({ ...atom }));
@@ -49,7 +49,38 @@ export function buildMolecule(rng: Random, catalogue: Catalogue, targetRings: nu
   for (let i = 0; i < substituentCount; i++) decorate(rng, graph, catalogue.substituents);
 
   if (graph.heavyAtomCount > MAX_HEAVY_ATOMS) return undefined;
+  if (stereo && stereo.rng.chance(stereo.molecules)) assignStereo(stereo.rng, graph, stereo.centres);
   return graph.toSmiles();
+}
+
+/**
+ * Stereochemistry as ChEMBL records it for many compounds, so depictions have wedge and hash bonds.
+ * Its own random stream, so that adding it leaves every structure, layout and record as it was.
+ */
+export interface StereoOptions {
+  rng: Random;
+  /** Share of molecules given stereo tags. */
+  molecules: number;
+  /** Share of the candidate centres of such a molecule that are tagged. */
+  centres: number;
+}
+
+/**
+ * Tags candidate tetrahedral carbons (four single bonds, at most one of them to hydrogen) with a
+ * random `@`/`@@`; RDKit drops the tags of those that are not stereocentres.
+ */
+export function assignStereo(rng: Random, graph: MoleculeGraph, share: number): void {
+  const degree = graph.atoms.map(() => 0);
+  const unsaturated = graph.atoms.map(() => false);
+  for (const bond of graph.bonds) {
+    degree[bond.a]!++;
+    degree[bond.b]!++;
+    if (bond.order !== 1) unsaturated[bond.a] = unsaturated[bond.b] = true;
+  }
+  graph.atoms.forEach((atom, i) => {
+    const candidate = atom.z === CARBON && atom.chg === 0 && !unsaturated[i] && atom.h <= 1 && (degree[i] as number) + atom.h === 4;
+    if (candidate && rng.chance(share)) atom.chirality = rng.chance(0.5) ? '@' : '@@';
+  });
 }
 
 /** Ring systems whose ring counts add up to `target`, favouring fused systems for large targets. */

@@ -8,6 +8,11 @@ export interface GraphAtom {
   z: number;
   h: number;
   chg: number;
+  /**
+   * Tetrahedral tag as SMILES writes it (`@` or `@@`, relative to the order the neighbours are
+   * written in). RDKit keeps it only on real stereocentres and then draws wedge and hash bonds.
+   */
+  chirality?: '@' | '@@';
 }
 
 export interface GraphBond {
@@ -103,9 +108,9 @@ export class MoleculeGraph {
   private atomText(index: number): string {
     const atom = this.atoms[index] as GraphAtom;
     const symbol = elementSymbol(atom.z);
-    if (atom.chg === 0 && atom.z !== 0) return symbol;
+    if (atom.chg === 0 && atom.z !== 0 && atom.chirality === undefined) return symbol;
     const hydrogens = atom.h === 0 ? '' : atom.h === 1 ? 'H' : `H${atom.h}`;
     const charge = atom.chg === 0 ? '' : atom.chg > 0 ? '+'.repeat(atom.chg) : '-'.repeat(-atom.chg);
-    return `[${symbol}${hydrogens}${charge}]`;
+    return `[${symbol}${atom.chirality ?? ''}${hydrogens}${charge}]`;
   }
 }
