@@ -7,3 +7,6 @@ export {
 } from './ingest/ingest.js';
 export { InputError } from './ingest/errors.js';
 export { COMPOUNDS_SCHEMA } from './common/compound-schema.js';
+export { DEPICTION_VARIANTS, DEFAULT_DEPICTION_SIZE, depictionVariants, renderDepiction, stripStereo, type DepictionVariant } from './generate/depiction-variants.js';
+export { loadRDKit, type RDKit } from './generate/rdkit.js';
+export { Random } from './generate/random.js';

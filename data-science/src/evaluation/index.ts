@@ -1,2 +1,3 @@
 export * from './metrics.js';
 export * from './compare.js';
+export * from './robustness.js';
