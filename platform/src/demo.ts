@@ -39,7 +39,12 @@ interface Options {
 function outdatedGeneration(rawDir: string): string | undefined {
   const manifestFile = path.join(rawDir, 'generation.json');
   if (!existsSync(manifestFile) || path.relative(ROOT, rawDir) !== PROFILES.full?.rawDir) return undefined;
-  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Partial<GenerationManifest>;
+  let manifest: Partial<GenerationManifest>;
+  try {
+    manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Partial<GenerationManifest>;
+  } catch {
+    return 'unknown (unreadable generation.json)'; // a damaged manifest: regenerate rather than stop the demo
+  }
   return manifest.generator_version === GENERATOR_VERSION ? undefined : String(manifest.generator_version);
 }
 
